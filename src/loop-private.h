@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The loop object and the helpers its files share.  Private to libvevent. */
+#ifndef VEVENT_LOOP_PRIVATE_H
+#define VEVENT_LOOP_PRIVATE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vevent/vevent.h"
+
+#include "alloc.h"
+#include "error.h"
+#include "idmap.h"
+#include "pool.h"
+
+#define VEV_RW (VEV_READABLE | VEV_WRITABLE)
+#define VEV_ALL_EVENTS (VEV_READABLE | VEV_WRITABLE | VEV_ERROR | VEV_HANGUP)
+/* Backend-only bit: poll(2) said the descriptor is not open (POLLNVAL). */
+#define VEV__NVAL (1 << 4)
+/* In an fd record's masks: at least one live watch polls this descriptor,
+ * even if it asks for neither READABLE nor WRITABLE (ERROR/HANGUP only). */
+#define VEV__POLLED (1 << 7)
+
+/* Both record kinds start with these fields, so the id map can read the id
+ * of either through one layout. */
+#define VEV_RECORD_HEAD      \
+	void (*cb)(void);    \
+	void *opaque;        \
+	vev_free_cb ff;      \
+	int id
+
+/* The common view; `link` overlays a field the record no longer needs once
+ * removed (a watch's fd, a timer's period) and chains the free list. */
+struct vev_record {
+	VEV_RECORD_HEAD;
+	uint32_t link;
+};
+
+/* A watch.  cb == NULL once removed (then it waits on the free list). */
+struct vev_handle {
+	VEV_RECORD_HEAD;
+	union {
+		int fd;
+		uint32_t link;
+	};
+	uint8_t events;  /* requested, masked to VEV_ALL_EVENTS */
+	uint8_t flags;   /* VEV_H_* */
+	uint32_t next;   /* circular list of the watches on fd */
+	uint32_t prev;
+};
+
+enum {
+	VEV_H_DEAD = 1 << 0,    /* its descriptor was closed: never polled again */
+	VEV_H_ERRPEND = 1 << 1, /* owes one ERROR report for that closure */
+};
+
+/* A timer.  cb == NULL once removed.  heap_idx is its place in the heap, or
+ * one of the two markers below. */
+struct vev_timer {
+	VEV_RECORD_HEAD;
+	union {
+		int period; /* ms; < 0 disabled */
+		uint32_t link;
+	};
+	int64_t deadline; /* CLOCK_MONOTONIC ns */
+	uint32_t heap_idx;
+	uint32_t seq;     /* arming order, breaks deadline ties */
+};
+
+#define VEV_TIMER_IDLE UINT32_MAX        /* not armed */
+#define VEV_TIMER_READY (UINT32_MAX - 1) /* collected, awaiting its callback */
+
+/* What the loop knows of one descriptor number.  Indexed by fd. */
+struct vev_fdrec {
+	uint32_t head;  /* first watch on this fd, VEV_NIL if none */
+	uint8_t want;   /* VEV_RW bits + VEV__POLLED wanted by live watches */
+	uint8_t kernel; /* same encoding, as registered in the backend */
+	uint8_t flags;  /* VEV_FD_* */
+	uint8_t spare;
+};
+
+enum {
+	VEV_FD_DIRTY = 1 << 0,  /* on the change list */
+	VEV_FD_SYNTH = 1 << 1,  /* on the synthetic-event list */
+	VEV_FD_ALWAYS = 1 << 2, /* the backend cannot poll it (a regular file
+	                          * under epoll): always ready, as poll(2) says */
+};
+
+struct vev_ready {
+	uint32_t idx;
+	uint32_t events;
+};
+
+/* A FIFO of removed records whose free callback has not run yet. */
+struct vev_freelist {
+	uint32_t head, tail;
+	uint32_t count;
+};
+
+/* A list of descriptor numbers that never fails to take one more: when it
+ * cannot grow, it sets `overflow` and its users scan the fd table for the
+ * record flag instead.  Removal paths must not fail for lack of memory. */
+struct vev_fdlist {
+	int *fds;
+	uint32_t len, cap;
+	bool overflow;
+};
+
+struct vev_backend;
+
+struct vev_loop {
+	pthread_mutex_t lock;
+	const struct vev_backend *be;
+	void *be_data;
+
+	int wake_rfd, wake_wfd; /* eventfd: both the same */
+	atomic_bool wake_pending;
+
+	bool running;      /* an iteration is in progress */
+	bool polling;      /* the loop thread is blocked in the backend */
+	bool woken;        /* the backend saw the wake-up descriptor */
+	bool quit;         /* vev_quit() not yet consumed by vev_run() */
+	bool closing;      /* vev_loop_free() is running free callbacks */
+	bool thread_active;
+	pthread_t runner;  /* valid while running */
+	pthread_t thread;  /* the helper thread, valid while thread_active */
+
+	/* watches */
+	struct vev_pool handles;
+	struct vev_idmap handle_ids;
+	int64_t next_handle_id;
+	struct vev_fdrec *fds;
+	uint32_t fds_len;
+	struct vev_fdlist dirty; /* fds whose want may differ from kernel */
+	struct vev_fdlist synth; /* fds with synthetic events to deliver */
+	struct vev_ready *ready;
+	uint32_t ready_len, ready_cap;
+	struct vev_freelist handle_frees;
+
+	/* timers */
+	struct vev_pool timers;
+	struct vev_idmap timer_ids;
+	int64_t next_timer_id;
+	uint32_t *heap;    /* pool indices, a binary min-heap */
+	uint32_t heap_len, heap_cap;
+	uint32_t seq;
+	uint32_t *due;     /* timers collected this iteration */
+	uint32_t due_len, due_cap;
+	struct vev_freelist timer_frees;
+
+	uint64_t stats[VEV_STAT_COUNT_];
+};
+
+/* ---- backend interface (one file per backend) ------------------------- */
+
+struct vev_backend {
+	const char *name;
+	/* Set up be_data and watch loop->wake_rfd. */
+	int (*init)(struct vev_loop *loop);
+	void (*fini)(struct vev_loop *loop);
+	/* Change what the kernel watches on fd from `old` to `want` (VEV_RW bits
+	 * plus VEV__POLLED; 0 = not registered).  Called with the lock held.
+	 * Returns 0, -EBADF or -ENOENT (the descriptor, or the file it was
+	 * registered for, is gone), -EPERM (cannot be polled), or another
+	 * -errno. */
+	int (*set)(struct vev_loop *loop, int fd, unsigned old, unsigned want);
+	/* Whether fd, registered in the kernel, still refers to that file.
+	 * Called with the lock held; may be NULL when the backend cannot tell. */
+	bool (*still_registered)(struct vev_loop *loop, int fd, unsigned kernel);
+	/* Wait up to timeout_ms (-1 forever).  Called WITHOUT the lock, only by
+	 * the thread running the iteration.  Returns 0 or -errno. */
+	int (*wait)(struct vev_loop *loop, int timeout_ms);
+	/* Report what wait() found: vev__fd_ready() per ready descriptor,
+	 * loop->woken for the wake-up descriptor.  Lock held. */
+	void (*collect)(struct vev_loop *loop);
+	size_t (*memory)(const struct vev_loop *loop);
+};
+
+extern const struct vev_backend vev__backend_epoll;
+extern const struct vev_backend vev__backend_poll;
+
+/* Called by backends from collect(): fd is ready with `events` (VEV_ bits,
+ * possibly VEV__NVAL). */
+void vev__fd_ready(struct vev_loop *loop, int fd, unsigned events);
+
+/* ---- shared by loop.c, handles.c, timers.c ---------------------------- */
+
+/* Wake the loop thread if it is blocked in the backend.  Lock held. */
+void vev__wake_locked(struct vev_loop *loop);
+/* Queue a removed record (cb already NULL) for its free callback. */
+void vev__freelist_push(struct vev_loop *loop, struct vev_freelist *list,
+			struct vev_pool *pool, uint32_t idx);
+/* Run a callback with the lock released. */
+#define VEV_CALL_UNLOCKED(loop, call)                  \
+	do {                                           \
+		pthread_mutex_unlock(&(loop)->lock);   \
+		call;                                  \
+		pthread_mutex_lock(&(loop)->lock);     \
+	} while (0)
+
+/* handles.c */
+void vev__handles_init(struct vev_loop *loop);
+void vev__handles_fini(struct vev_loop *loop);
+void vev__handles_apply(struct vev_loop *loop);
+bool vev__handles_have_synth(const struct vev_loop *loop);
+void vev__handles_collect_synth(struct vev_loop *loop);
+unsigned vev__handles_dispatch(struct vev_loop *loop);
+void vev__handles_remove_all(struct vev_loop *loop);
+int vev__handles_verify(const struct vev_loop *loop);
+size_t vev__handles_memory(const struct vev_loop *loop);
+
+/* timers.c */
+void vev__timers_init(struct vev_loop *loop);
+void vev__timers_fini(struct vev_loop *loop);
+/* ms until the first deadline (0 if one is due), or -1 if none is armed. */
+int vev__timers_timeout(const struct vev_loop *loop, int64_t now);
+void vev__timers_collect(struct vev_loop *loop, int64_t now);
+unsigned vev__timers_dispatch(struct vev_loop *loop);
+void vev__timers_remove_all(struct vev_loop *loop);
+int vev__timers_verify(const struct vev_loop *loop);
+size_t vev__timers_memory(const struct vev_loop *loop);
+
+/* ---- timers (timer-heap.c) --------------------------------------------- */
+
+void vev__heap_push(struct vev_loop *loop, uint32_t idx);
+void vev__heap_remove(struct vev_loop *loop, uint32_t idx);
+uint32_t vev__heap_pop(struct vev_loop *loop);
+/* Make room for n entries in total; 0 or -ENOMEM. */
+int vev__heap_reserve(struct vev_loop *loop, uint32_t n);
+int vev__heap_verify(const struct vev_loop *loop);
+
+static inline struct vev_timer *vev__timer_at(const struct vev_loop *loop,
+					      uint32_t idx)
+{
+	return (struct vev_timer *)vev__pool_at(&loop->timers, idx);
+}
+
+static inline struct vev_handle *vev__handle_at(const struct vev_loop *loop,
+						uint32_t idx)
+{
+	return (struct vev_handle *)vev__pool_at(&loop->handles, idx);
+}
+
+int64_t vev__now_ns(void);
+
+/* Test hook: whether the loop thread is blocked in the backend now. */
+bool vev__test_is_polling(struct vev_loop *loop);
+/* Test hook: the next ids handed out (to test the end of the id space). */
+void vev__test_set_next_ids(struct vev_loop *loop, int handle_id, int timer_id);
+
+#endif /* VEVENT_LOOP_PRIVATE_H */

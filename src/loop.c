@@ -1,0 +1,549 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The loop object: creation and destruction, the iteration, deferred free
+ * callbacks, cross-thread wake-ups, the helper thread and introspection. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef VEV_HAVE_EVENTFD
+#include <sys/eventfd.h>
+#endif
+
+#include "loop-private.h"
+
+const char *vev_version(void)
+{
+	return VEV_VERSION_STRING;
+}
+
+int vev_version_number(void)
+{
+	return VEV_VERSION_NUMBER;
+}
+
+int64_t vev__now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* ---- creation ----------------------------------------------------------- */
+
+static int pick_backend(unsigned flags, const struct vev_backend **be)
+{
+	const unsigned known = VEV_LOOP_EPOLL | VEV_LOOP_POLL;
+
+	if (flags & ~known)
+		return vev__error(EINVAL, "vev_loop_new: unknown flags 0x%x",
+				  flags & ~known);
+	if ((flags & known) == known)
+		return vev__error(EINVAL, "vev_loop_new: choose one backend, "
+				  "not both");
+	if (flags == VEV_LOOP_AUTO) {
+		const char *env = getenv("VEVENT_BACKEND");
+		if (!env || !*env)
+#ifdef VEV_HAVE_EPOLL
+			flags = VEV_LOOP_EPOLL;
+#else
+			flags = VEV_LOOP_POLL;
+#endif
+		else if (strcmp(env, "epoll") == 0)
+			flags = VEV_LOOP_EPOLL;
+		else if (strcmp(env, "poll") == 0)
+			flags = VEV_LOOP_POLL;
+		else
+			return vev__error(EINVAL, "VEVENT_BACKEND=\"%.40s\": "
+					  "expected \"epoll\" or \"poll\"", env);
+	}
+	if (flags == VEV_LOOP_EPOLL) {
+#ifdef VEV_HAVE_EPOLL
+		*be = &vev__backend_epoll;
+		return 0;
+#else
+		return vev__error(ENOTSUP, "vev_loop_new: epoll is not "
+				  "available on this system");
+#endif
+	}
+	*be = &vev__backend_poll;
+	return 0;
+}
+
+static int make_wake_fd(struct vev_loop *loop)
+{
+#ifdef VEV_HAVE_EVENTFD
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd < 0)
+		return vev__error(errno, "vev_loop_new: eventfd: %s",
+				  strerror(errno));
+	loop->wake_rfd = loop->wake_wfd = fd;
+#else
+	int p[2];
+	if (pipe(p) < 0)
+		return vev__error(errno, "vev_loop_new: pipe: %s",
+				  strerror(errno));
+	for (int i = 0; i < 2; i++) {
+		fcntl(p[i], F_SETFD, FD_CLOEXEC);
+		fcntl(p[i], F_SETFL, fcntl(p[i], F_GETFL) | O_NONBLOCK);
+	}
+	loop->wake_rfd = p[0];
+	loop->wake_wfd = p[1];
+#endif
+	return 0;
+}
+
+static void close_wake_fd(struct vev_loop *loop)
+{
+	if (loop->wake_wfd >= 0 && loop->wake_wfd != loop->wake_rfd)
+		close(loop->wake_wfd);
+	if (loop->wake_rfd >= 0)
+		close(loop->wake_rfd);
+	loop->wake_rfd = loop->wake_wfd = -1;
+}
+
+int vev_loop_new(vev_loop **loopp, unsigned flags)
+{
+	const struct vev_backend *be = NULL;
+	int rc;
+
+	if (!loopp)
+		return vev__error(EINVAL, "vev_loop_new: loopp is NULL");
+	rc = pick_backend(flags, &be);
+	if (rc < 0)
+		return rc;
+
+	struct vev_loop *loop = vev__calloc(1, sizeof(*loop));
+	if (!loop)
+		return vev__error(ENOMEM, "vev_loop_new: out of memory");
+	loop->be = be;
+	loop->wake_rfd = loop->wake_wfd = -1;
+	vev__handles_init(loop);
+	vev__timers_init(loop);
+	rc = pthread_mutex_init(&loop->lock, NULL);
+	if (rc) {
+		vev__free(loop);
+		return vev__error(rc, "vev_loop_new: mutex: %s", strerror(rc));
+	}
+	rc = make_wake_fd(loop);
+	if (rc == 0)
+		rc = be->init(loop);
+	if (rc < 0) {
+		close_wake_fd(loop);
+		pthread_mutex_destroy(&loop->lock);
+		vev__free(loop);
+		return rc;
+	}
+	*loopp = loop;
+	return 0;
+}
+
+const char *vev_loop_backend(const vev_loop *loop)
+{
+	return loop ? loop->be->name : NULL;
+}
+
+/* ---- wake-ups and free callbacks --------------------------------------- */
+
+void vev__wake_locked(struct vev_loop *loop)
+{
+	/* Only a loop blocked in the backend needs a kick; one that is
+	 * dispatching reads the new state under the lock before it waits.
+	 * The flag keeps a burst of calls to a single write. */
+	if (!loop->polling ||
+	    atomic_exchange_explicit(&loop->wake_pending, true,
+				     memory_order_acq_rel))
+		return;
+	uint64_t one = 1;
+	ssize_t n;
+	do
+		n = write(loop->wake_wfd, &one, sizeof(one));
+	while (n < 0 && errno == EINTR);
+	/* EAGAIN: the counter or pipe is already full, hence readable. */
+}
+
+static void drain_wake_fd(struct vev_loop *loop)
+{
+	uint64_t buf[8];
+	ssize_t n;
+
+	do
+		n = read(loop->wake_rfd, buf, sizeof(buf));
+	while (n == (ssize_t)sizeof(buf) || (n < 0 && errno == EINTR));
+	atomic_store_explicit(&loop->wake_pending, false, memory_order_release);
+}
+
+void vev__freelist_push(struct vev_loop *loop, struct vev_freelist *list,
+			struct vev_pool *pool, uint32_t idx)
+{
+	struct vev_record *r = vev__pool_at(pool, idx);
+
+	r->link = VEV_NIL;
+	if (list->tail == VEV_NIL)
+		list->head = idx;
+	else
+		((struct vev_record *)vev__pool_at(pool, list->tail))->link =
+			idx;
+	list->tail = idx;
+	list->count++;
+	(void)loop;
+}
+
+/* Run the free callbacks of the records queued when this started, oldest
+ * first, with the lock released around each.  Removals made by those
+ * callbacks wait for the next purge, so a free callback that keeps removing
+ * cannot hold the loop here forever. */
+static unsigned purge_list(struct vev_loop *loop, struct vev_freelist *list,
+			   struct vev_pool *pool)
+{
+	unsigned done = 0;
+
+	for (uint32_t budget = list->count; budget > 0; budget--) {
+		uint32_t idx = list->head;
+		struct vev_record *r = vev__pool_at(pool, idx);
+
+		list->head = r->link;
+		if (list->head == VEV_NIL)
+			list->tail = VEV_NIL;
+		list->count--;
+		vev_free_cb ff = r->ff;
+		void *opaque = r->opaque;
+		vev__pool_release(pool, idx);
+		if (ff) {
+			done++;
+			VEV_CALL_UNLOCKED(loop, ff(opaque));
+		}
+	}
+	loop->stats[VEV_STAT_FREE_CALLS] += done;
+	return done;
+}
+
+static unsigned purge(struct vev_loop *loop)
+{
+	return purge_list(loop, &loop->handle_frees, &loop->handles) +
+	       purge_list(loop, &loop->timer_frees, &loop->timers);
+}
+
+/* ---- the iteration ------------------------------------------------------ */
+
+static int begin_locked(struct vev_loop *loop, const char *what)
+{
+	if (loop->running) {
+		if (pthread_equal(loop->runner, pthread_self()))
+			return vev__error(EBUSY, "%s: called from a callback "
+					  "of the same loop", what);
+		return vev__error(EBUSY, "%s: the loop is running in another "
+				  "thread", what);
+	}
+	loop->running = true;
+	loop->runner = pthread_self();
+	return 0;
+}
+
+static int wait_timeout(struct vev_loop *loop, int64_t user_deadline)
+{
+	if (vev__handles_have_synth(loop) || loop->quit)
+		return 0;
+	int64_t now = vev__now_ns();
+	int t = vev__timers_timeout(loop, now);
+	if (user_deadline >= 0) {
+		int64_t left = user_deadline - now;
+		int u = left <= 0 ? 0 :
+				    (int)((left + 999999) / 1000000 > INT32_MAX ?
+						  INT32_MAX :
+						  (left + 999999) / 1000000);
+		if (t < 0 || u < t)
+			t = u;
+	}
+	return t;
+}
+
+int vev_run_once(vev_loop *loop, int timeout_ms)
+{
+	int rc;
+
+	if (!loop)
+		return vev__error(EINVAL, "vev_run_once: loop is NULL");
+	pthread_mutex_lock(&loop->lock);
+	rc = begin_locked(loop, "vev_run_once");
+	if (rc < 0) {
+		pthread_mutex_unlock(&loop->lock);
+		return rc;
+	}
+	loop->stats[VEV_STAT_ITERATIONS]++;
+	int64_t user_deadline =
+		timeout_ms < 0 ? -1 : vev__now_ns() + timeout_ms * 1000000LL;
+
+	purge(loop);
+	for (;;) {
+		vev__handles_apply(loop);
+		int timeout = wait_timeout(loop, user_deadline);
+		loop->polling = true;
+		pthread_mutex_unlock(&loop->lock);
+		rc = loop->be->wait(loop, timeout);
+		pthread_mutex_lock(&loop->lock);
+		loop->polling = false;
+		loop->woken = false;
+		if (rc < 0 && rc != -EINTR)
+			break;
+		loop->be->collect(loop);
+		if (loop->woken) {
+			drain_wake_fd(loop);
+			loop->stats[VEV_STAT_WAKEUPS]++;
+		}
+		vev__handles_collect_synth(loop);
+		int64_t now = vev__now_ns();
+		vev__timers_collect(loop, now);
+		/* Waits end early on signals, wake-ups and the kernel's own
+		 * rounding; only the last of those is not a reason to return. */
+		if (rc == -EINTR || loop->woken || loop->ready_len ||
+		    loop->due_len || timeout == 0 || loop->quit ||
+		    (user_deadline >= 0 && now >= user_deadline))
+			break;
+	}
+	if (rc < 0 && rc != -EINTR) {
+		rc = vev__error(-rc, "vev_run_once: %s wait failed: %s",
+				loop->be->name, strerror(-rc));
+	} else {
+		/* Timers first, then descriptors, as libvirt does. */
+		rc = (int)vev__timers_dispatch(loop);
+		rc += (int)vev__handles_dispatch(loop);
+	}
+	purge(loop);
+	loop->running = false;
+	pthread_mutex_unlock(&loop->lock);
+	return rc;
+}
+
+int vev_run(vev_loop *loop)
+{
+	for (;;) {
+		int rc = vev_run_once(loop, VEV_WAIT_FOREVER);
+		if (rc < 0)
+			return rc;
+		pthread_mutex_lock(&loop->lock);
+		bool quit = loop->quit;
+		loop->quit = false;
+		pthread_mutex_unlock(&loop->lock);
+		if (quit)
+			return 0;
+	}
+}
+
+int vev_quit(vev_loop *loop)
+{
+	if (!loop)
+		return vev__error(EINVAL, "vev_quit: loop is NULL");
+	pthread_mutex_lock(&loop->lock);
+	loop->quit = true;
+	vev__wake_locked(loop);
+	pthread_mutex_unlock(&loop->lock);
+	return 0;
+}
+
+int vev_loop_drain(vev_loop *loop)
+{
+	if (!loop)
+		return vev__error(EINVAL, "vev_loop_drain: loop is NULL");
+	pthread_mutex_lock(&loop->lock);
+	int rc = begin_locked(loop, "vev_loop_drain");
+	if (rc == 0) {
+		rc = (int)purge(loop);
+		loop->running = false;
+	}
+	pthread_mutex_unlock(&loop->lock);
+	return rc;
+}
+
+/* ---- helper thread ------------------------------------------------------ */
+
+static void *thread_main(void *arg)
+{
+	vev_run(arg);
+	return NULL;
+}
+
+int vev_loop_start_thread(vev_loop *loop)
+{
+	if (!loop)
+		return vev__error(EINVAL, "vev_loop_start_thread: loop is NULL");
+	pthread_mutex_lock(&loop->lock);
+	if (loop->thread_active || loop->running) {
+		pthread_mutex_unlock(&loop->lock);
+		return vev__error(EBUSY, "vev_loop_start_thread: the loop "
+				  "already has a running thread");
+	}
+	loop->quit = false;
+	int rc = pthread_create(&loop->thread, NULL, thread_main, loop);
+	if (rc == 0)
+		loop->thread_active = true;
+	pthread_mutex_unlock(&loop->lock);
+	if (rc)
+		return vev__error(EAGAIN, "vev_loop_start_thread: %s",
+				  strerror(rc));
+	return 0;
+}
+
+int vev_loop_stop_thread(vev_loop *loop)
+{
+	if (!loop)
+		return vev__error(EINVAL, "vev_loop_stop_thread: loop is NULL");
+	pthread_mutex_lock(&loop->lock);
+	if (!loop->thread_active) {
+		pthread_mutex_unlock(&loop->lock);
+		return vev__error(ESRCH, "vev_loop_stop_thread: no helper "
+				  "thread is running");
+	}
+	if (pthread_equal(loop->thread, pthread_self())) {
+		pthread_mutex_unlock(&loop->lock);
+		return vev__error(EDEADLK, "vev_loop_stop_thread: called on "
+				  "the helper thread itself");
+	}
+	pthread_t thread = loop->thread;
+	loop->thread_active = false;
+	loop->quit = true;
+	vev__wake_locked(loop);
+	pthread_mutex_unlock(&loop->lock);
+
+	pthread_join(thread, NULL);
+	int rc = vev_loop_drain(loop);
+	return rc < 0 ? rc : 0;
+}
+
+/* ---- destruction -------------------------------------------------------- */
+
+int vev_loop_free(vev_loop *loop)
+{
+	if (!loop)
+		return 0;
+	pthread_mutex_lock(&loop->lock);
+	bool helper = loop->thread_active &&
+		      !pthread_equal(loop->thread, pthread_self());
+	pthread_mutex_unlock(&loop->lock);
+	if (helper)
+		vev_loop_stop_thread(loop);
+
+	pthread_mutex_lock(&loop->lock);
+	int rc = begin_locked(loop, "vev_loop_free");
+	if (rc < 0) {
+		pthread_mutex_unlock(&loop->lock);
+		return rc;
+	}
+	/* Refuse new registrations so that the purge below ends; free
+	 * callbacks may still remove, which only adds to what it runs. */
+	loop->closing = true;
+	do {
+		vev__handles_remove_all(loop);
+		vev__timers_remove_all(loop);
+		purge(loop);
+	} while (loop->handle_frees.count || loop->timer_frees.count);
+	pthread_mutex_unlock(&loop->lock);
+
+	loop->be->fini(loop);
+	close_wake_fd(loop);
+	vev__handles_fini(loop);
+	vev__timers_fini(loop);
+	pthread_mutex_destroy(&loop->lock);
+	vev__free(loop);
+	return 0;
+}
+
+/* ---- introspection ------------------------------------------------------ */
+
+int vev_loop_stat(vev_loop *loop, enum vev_stat which, uint64_t *value)
+{
+	if (!loop || !value)
+		return vev__error(EINVAL, "vev_loop_stat: loop or value is NULL");
+	if ((unsigned)which >= VEV_STAT_COUNT_)
+		return vev__error(EINVAL, "vev_loop_stat: unknown counter %d",
+				  (int)which);
+	pthread_mutex_lock(&loop->lock);
+	switch (which) {
+	case VEV_STAT_HANDLES:
+		*value = loop->handle_ids.count;
+		break;
+	case VEV_STAT_TIMERS:
+		*value = loop->timer_ids.count;
+		break;
+	case VEV_STAT_PENDING_FREES:
+		*value = loop->handle_frees.count + loop->timer_frees.count;
+		break;
+	case VEV_STAT_MEMORY:
+		*value = sizeof(*loop) + vev__handles_memory(loop) +
+			 vev__timers_memory(loop) + loop->be->memory(loop);
+		break;
+	default:
+		*value = loop->stats[which];
+		break;
+	}
+	pthread_mutex_unlock(&loop->lock);
+	return 0;
+}
+
+static int verify_freelist(struct vev_loop *loop, struct vev_freelist *list,
+			   struct vev_pool *pool, const char *what)
+{
+	uint32_t n = 0, last = VEV_NIL;
+
+	for (uint32_t idx = list->head; idx != VEV_NIL;
+	     idx = ((struct vev_record *)vev__pool_at(pool, idx))->link) {
+		struct vev_record *r = vev__pool_at(pool, idx);
+		if (r->cb)
+			return vev__error(EPROTO, "%s %d awaits its free "
+					  "callback but is live", what, r->id);
+		if (++n > list->count)
+			return vev__error(EPROTO, "%s free list is longer than "
+					  "its count %u", what, list->count);
+		last = idx;
+	}
+	if (n != list->count || last != list->tail)
+		return vev__error(EPROTO, "%s free list: %u entries, count %u",
+				  what, n, list->count);
+	(void)loop;
+	return 0;
+}
+
+int vev_loop_verify(vev_loop *loop)
+{
+	if (!loop)
+		return vev__error(EINVAL, "vev_loop_verify: loop is NULL");
+	pthread_mutex_lock(&loop->lock);
+	int rc = vev__handles_verify(loop);
+	if (rc == 0)
+		rc = vev__timers_verify(loop);
+	if (rc == 0)
+		rc = verify_freelist(loop, &loop->handle_frees, &loop->handles,
+				     "watch");
+	if (rc == 0)
+		rc = verify_freelist(loop, &loop->timer_frees, &loop->timers,
+				     "timer");
+	uint32_t records = loop->handle_ids.count + loop->handle_frees.count;
+	if (rc == 0 && records != loop->handles.used)
+		rc = vev__error(EPROTO, "%u watch slots in use, %u accounted",
+				loop->handles.used, records);
+	records = loop->timer_ids.count + loop->timer_frees.count;
+	if (rc == 0 && records != loop->timers.used)
+		rc = vev__error(EPROTO, "%u timer slots in use, %u accounted",
+				loop->timers.used, records);
+	pthread_mutex_unlock(&loop->lock);
+	return rc;
+}
+
+bool vev__test_is_polling(struct vev_loop *loop)
+{
+	pthread_mutex_lock(&loop->lock);
+	bool polling = loop->polling;
+	pthread_mutex_unlock(&loop->lock);
+	return polling;
+}
+
+void vev__test_set_next_ids(struct vev_loop *loop, int handle_id,
+			    int timer_id)
+{
+	pthread_mutex_lock(&loop->lock);
+	loop->next_handle_id = handle_id;
+	loop->next_timer_id = timer_id;
+	pthread_mutex_unlock(&loop->lock);
+}

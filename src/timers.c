@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Timers: the id table, arming on the monotonic clock, and the dispatch of
+ * due timers.  The heap itself is in timer-heap.c. */
+#include <errno.h>
+#include <limits.h>
+
+#include "loop-private.h"
+
+#define NS_PER_MS 1000000LL
+
+_Static_assert(offsetof(struct vev_timer, link) ==
+		       offsetof(struct vev_record, link),
+	       "free-list link must overlay the same bytes in every record");
+
+static void arm(struct vev_loop *loop, uint32_t idx, int64_t now)
+{
+	struct vev_timer *t = vev__timer_at(loop, idx);
+
+	if (t->period < 0) {
+		t->heap_idx = VEV_TIMER_IDLE;
+		return;
+	}
+	t->deadline = now + t->period * NS_PER_MS;
+	vev__heap_push(loop, idx);
+}
+
+int vev_add_timer(vev_loop *loop, int timeout_ms, vev_timer_cb cb,
+		  void *opaque, vev_free_cb ff)
+{
+	int ret;
+
+	if (!loop)
+		return vev__error(EINVAL, "vev_add_timer: loop is NULL");
+	if (!cb)
+		return vev__error(EINVAL, "vev_add_timer: callback is NULL");
+
+	pthread_mutex_lock(&loop->lock);
+	if (loop->closing) {
+		ret = vev__error(ESHUTDOWN, "vev_add_timer: the loop is being "
+				 "freed");
+		goto out;
+	}
+	if (loop->next_timer_id > INT_MAX) {
+		ret = vev__error(EOVERFLOW, "vev_add_timer: all %d timer ids "
+				 "have been used", INT_MAX);
+		goto out;
+	}
+	/* The heap always has room for every timer, so that re-arming and
+	 * updates never need memory. */
+	if (vev__heap_reserve(loop, loop->timers.used + 1) < 0 ||
+	    vev__idmap_reserve(&loop->timer_ids) < 0) {
+		ret = vev__error(ENOMEM, "vev_add_timer: out of memory");
+		goto out;
+	}
+	uint32_t idx = vev__pool_alloc(&loop->timers);
+	if (idx == VEV_NIL) {
+		ret = vev__error(ENOMEM, "vev_add_timer: out of memory");
+		goto out;
+	}
+	struct vev_timer *t = vev__timer_at(loop, idx);
+	t->cb = (void (*)(void))cb;
+	t->opaque = opaque;
+	t->ff = ff;
+	t->id = (int)loop->next_timer_id++;
+	t->period = timeout_ms;
+	vev__idmap_insert(&loop->timer_ids, t->id, idx);
+	arm(loop, idx, vev__now_ns());
+	vev__wake_locked(loop);
+	ret = t->id;
+out:
+	pthread_mutex_unlock(&loop->lock);
+	return ret;
+}
+
+/* Take a timer out of the heap, or out of this iteration's due list. */
+static void disarm(struct vev_loop *loop, uint32_t idx)
+{
+	struct vev_timer *t = vev__timer_at(loop, idx);
+
+	if (t->heap_idx == VEV_TIMER_READY)
+		t->heap_idx = VEV_TIMER_IDLE;
+	else
+		vev__heap_remove(loop, idx);
+}
+
+int vev_update_timer(vev_loop *loop, int timer, int timeout_ms)
+{
+	int ret = 0;
+
+	if (!loop)
+		return vev__error(EINVAL, "vev_update_timer: loop is NULL");
+	pthread_mutex_lock(&loop->lock);
+	uint32_t idx = timer > 0 ? vev__idmap_find(&loop->timer_ids, timer) :
+				   VEV_NIL;
+	if (idx == VEV_NIL) {
+		ret = vev__error(ENOENT, "vev_update_timer: no timer %d", timer);
+	} else {
+		disarm(loop, idx);
+		vev__timer_at(loop, idx)->period = timeout_ms;
+		arm(loop, idx, vev__now_ns());
+		vev__wake_locked(loop);
+	}
+	pthread_mutex_unlock(&loop->lock);
+	return ret;
+}
+
+int vev_remove_timer(vev_loop *loop, int timer)
+{
+	int ret = 0;
+
+	if (!loop)
+		return vev__error(EINVAL, "vev_remove_timer: loop is NULL");
+	pthread_mutex_lock(&loop->lock);
+	uint32_t idx = timer > 0 ? vev__idmap_remove(&loop->timer_ids, timer) :
+				   VEV_NIL;
+	if (idx == VEV_NIL) {
+		ret = vev__error(ENOENT, "vev_remove_timer: no timer %d", timer);
+	} else {
+		disarm(loop, idx);
+		vev__timer_at(loop, idx)->cb = NULL;
+		vev__freelist_push(loop, &loop->timer_frees, &loop->timers, idx);
+		vev__wake_locked(loop);
+	}
+	pthread_mutex_unlock(&loop->lock);
+	return ret;
+}
+
+void vev__timers_init(struct vev_loop *loop)
+{
+	vev__pool_init(&loop->timers, sizeof(struct vev_timer));
+	vev__idmap_init(&loop->timer_ids, &loop->timers);
+	loop->next_timer_id = 1;
+	loop->timer_frees = (struct vev_freelist){ VEV_NIL, VEV_NIL, 0 };
+}
+
+void vev__timers_fini(struct vev_loop *loop)
+{
+	vev__idmap_fini(&loop->timer_ids);
+	vev__pool_fini(&loop->timers);
+	vev__free(loop->heap);
+	vev__free(loop->due);
+}
+
+int vev__timers_timeout(const struct vev_loop *loop, int64_t now)
+{
+	if (loop->heap_len == 0)
+		return -1;
+	int64_t left = vev__timer_at(loop, loop->heap[0])->deadline - now;
+	if (left <= 0)
+		return 0;
+	/* Round up: waking before the deadline would only spin until it. */
+	int64_t ms = (left + NS_PER_MS - 1) / NS_PER_MS;
+	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+void vev__timers_collect(struct vev_loop *loop, int64_t now)
+{
+	while (loop->heap_len > 0 &&
+	       vev__timer_at(loop, loop->heap[0])->deadline <= now) {
+		if (loop->due_len == loop->due_cap) {
+			uint32_t cap = loop->due_cap ? loop->due_cap * 2 : 32;
+			uint32_t *d = vev__reallocarray(loop->due, cap,
+							sizeof(*d));
+			if (!d)
+				break; /* still armed: due next iteration */
+			loop->due = d;
+			loop->due_cap = cap;
+		}
+		uint32_t idx = vev__heap_pop(loop);
+		vev__timer_at(loop, idx)->heap_idx = VEV_TIMER_READY;
+		loop->due[loop->due_len++] = idx;
+	}
+}
+
+unsigned vev__timers_dispatch(struct vev_loop *loop)
+{
+	unsigned calls = 0;
+
+	for (uint32_t i = 0; i < loop->due_len; i++) {
+		uint32_t idx = loop->due[i];
+		struct vev_timer *t = vev__timer_at(loop, idx);
+
+		/* Removed, disabled or updated by an earlier callback. */
+		if (!t->cb || t->heap_idx != VEV_TIMER_READY)
+			continue;
+		/* Re-armed from the time of this dispatch, before the call so
+		 * that the callback may update or remove it. */
+		t->heap_idx = VEV_TIMER_IDLE;
+		arm(loop, idx, vev__now_ns());
+		vev_timer_cb cb = (vev_timer_cb)t->cb;
+		void *opaque = t->opaque;
+		int id = t->id;
+		calls++;
+		loop->stats[VEV_STAT_TIMER_CALLS]++;
+		VEV_CALL_UNLOCKED(loop, cb(id, opaque));
+	}
+	loop->due_len = 0;
+	return calls;
+}
+
+void vev__timers_remove_all(struct vev_loop *loop)
+{
+	for (uint32_t idx = 0; idx < loop->timers.top; idx++) {
+		struct vev_timer *t = vev__timer_at(loop, idx);
+		if (vev__idmap_find(&loop->timer_ids, t->id) != idx)
+			continue;
+		vev__idmap_remove(&loop->timer_ids, t->id);
+		disarm(loop, idx);
+		t->cb = NULL;
+		vev__freelist_push(loop, &loop->timer_frees, &loop->timers, idx);
+	}
+}
+
+int vev__timers_verify(const struct vev_loop *loop)
+{
+	int rc = vev__heap_verify(loop);
+	if (rc < 0)
+		return rc;
+
+	uint32_t armed = 0, live = 0;
+	for (uint32_t idx = 0; idx < loop->timers.top; idx++) {
+		const struct vev_timer *t = vev__timer_at(loop, idx);
+		if (vev__idmap_find(&loop->timer_ids, t->id) != idx)
+			continue;
+		live++;
+		if (!t->cb)
+			return vev__error(EPROTO, "timer %d is in the id table "
+					  "but removed", t->id);
+		bool in_heap = t->heap_idx < loop->heap_len;
+		if (in_heap)
+			armed++;
+		if (!loop->running && in_heap != (t->period >= 0))
+			return vev__error(EPROTO, "timer %d (period %d) %s in "
+					  "the heap", t->id, t->period,
+					  in_heap ? "is" : "is not");
+	}
+	if (live != loop->timer_ids.count)
+		return vev__error(EPROTO, "%u live timers, %u in the id table",
+				  live, loop->timer_ids.count);
+	if (armed != loop->heap_len)
+		return vev__error(EPROTO, "%u timers in the heap, %u armed",
+				  loop->heap_len, armed);
+	return 0;
+}
+
+size_t vev__timers_memory(const struct vev_loop *loop)
+{
+	return vev__pool_memory(&loop->timers) +
+	       vev__idmap_memory(&loop->timer_ids) +
+	       (size_t)loop->heap_cap * sizeof(uint32_t) +
+	       (size_t)loop->due_cap * sizeof(uint32_t);
+}
