@@ -32,6 +32,12 @@ struct impl {
 	const char *(*last_error)(void);
 };
 
+/* impl-common.c: the same questions asked of a native loop. */
+struct vev_loop;
+int impl_live(struct vev_loop *loop);
+int impl_pending_frees(struct vev_loop *loop);
+int impl_verify(struct vev_loop *loop);
+
 /* Set up the implementation (register it, create its loop). */
 const struct impl *impl_setup(void);
 
