@@ -6,6 +6,11 @@
 set -eu
 src=$1
 build=$2
+# A sanitizer build installs instrumented libraries: the consumer needs the
+# same runtime.
+san=${3:-none}
+cc=${CC:-cc}
+[ "$san" = none ] || cc="$cc -fsanitize=$san"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 root=$tmp/root
@@ -46,7 +51,6 @@ bad=$(exports "$libdir/libvevent-compat.so" | grep -v -e '^virEvent' -e '^vev_co
 	fail "libvevent-compat does not export the 9 virEvent functions"
 
 export PKG_CONFIG_PATH="$(dirname "$pc")" PKG_CONFIG_SYSROOT_DIR="$root"
-cc=${CC:-cc}
 flags=$(pkg-config --cflags --libs vevent-compat) || fail "pkg-config vevent-compat"
 $cc -std=c11 -Wall -Werror -o "$tmp/with-vevent" "$src/tests/install/libvirt-program.c" $flags \
 	-Wl,-rpath-link,"$libdir" ||
@@ -56,7 +60,8 @@ LD_LIBRARY_PATH="$libdir" timeout 20 "$tmp/with-vevent" >"$tmp/vevent.out" ||
 grep -q '^ok$' "$tmp/vevent.out" || fail "unexpected output: $(cat "$tmp/vevent.out")"
 # Static linking works too.
 $cc -std=c11 -o "$tmp/static" "$src/tests/install/libvirt-program.c" \
-	$(pkg-config --cflags vevent-compat) "$libdir/libvevent-compat.a" "$libdir/libvevent.a" -pthread ||
+	$(pkg-config --cflags vevent-compat) "$libdir/libvevent-compat.a" "$libdir/libvevent.a" -pthread \
+	2>/dev/null ||
 	fail "static link failed"
 timeout 20 "$tmp/static" | cmp -s - "$tmp/vevent.out" || fail "static build behaves differently"
 
