@@ -304,7 +304,7 @@ int vev_run_once(vev_loop *loop, int timeout_ms)
 			break;
 	}
 	if (rc < 0 && rc != -EINTR) {
-		rc = vev__error(-rc, "vev_run_once: %s wait failed: %s",
+		rc = vev__error(EIO, "vev_run_once: %s wait failed: %s",
 				loop->be->name, strerror(-rc));
 	} else {
 		/* Timers first, then descriptors, as libvirt does. */
