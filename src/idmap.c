@@ -25,11 +25,35 @@ void vev__idmap_fini(struct vev_idmap *map)
 	vev__idmap_init(map, map->pool);
 }
 
-static void place(uint32_t *buckets, uint32_t mask, int id, uint32_t value)
+/* Robin Hood order: along a probe run, entries never sit farther from their
+ * home bucket than the entry before them plus one.  Live ids form a dense
+ * window, so almost every entry sits at home, and both a failed lookup and
+ * the shift after a removal stop at the first entry that does; plain linear
+ * probing would scan the whole window, making removal O(n). */
+static uint32_t distance(const struct vev_idmap *map, uint32_t i,
+			 uint32_t value)
 {
-	uint32_t i = (uint32_t)id & mask;
-	while (buckets[i] != 0)
+	return (i - ((uint32_t)id_of(map, value) & map->mask)) & map->mask;
+}
+
+static void place(struct vev_idmap *map, uint32_t *buckets, int id,
+		  uint32_t value)
+{
+	uint32_t mask = map->mask;
+	uint32_t i = (uint32_t)id & mask, d = 0;
+
+	while (buckets[i] != 0) {
+		uint32_t other = (i - ((uint32_t)id_of(map, buckets[i]) & mask)) &
+				 mask;
+		if (other < d) {
+			uint32_t carried = buckets[i];
+			buckets[i] = value;
+			value = carried;
+			d = other;
+		}
 		i = (i + 1) & mask;
+		d++;
+	}
 	buckets[i] = value;
 }
 
@@ -47,19 +71,19 @@ int vev__idmap_reserve(struct vev_idmap *map)
 	uint32_t *nb = vev__calloc(ncap, sizeof(*nb));
 	if (!nb)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < cap; i++)
-		if (map->buckets[i])
-			place(nb, ncap - 1, id_of(map, map->buckets[i]),
-			      map->buckets[i]);
-	vev__free(map->buckets);
+	uint32_t *old = map->buckets;
 	map->buckets = nb;
 	map->mask = ncap - 1;
+	for (uint32_t i = 0; i < cap; i++)
+		if (old[i])
+			place(map, nb, id_of(map, old[i]), old[i]);
+	vev__free(old);
 	return 0;
 }
 
 void vev__idmap_insert(struct vev_idmap *map, int id, uint32_t idx)
 {
-	place(map->buckets, map->mask, id, idx + 1);
+	place(map, map->buckets, id, idx + 1);
 	map->count++;
 }
 
@@ -67,10 +91,11 @@ static uint32_t slot_of(const struct vev_idmap *map, int id)
 {
 	if (!map->buckets)
 		return VEV_NIL;
-	for (uint32_t i = (uint32_t)id & map->mask;; i = (i + 1) & map->mask) {
+	for (uint32_t i = (uint32_t)id & map->mask, d = 0;;
+	     i = (i + 1) & map->mask, d++) {
 		uint32_t v = map->buckets[i];
-		if (v == 0)
-			return VEV_NIL;
+		if (v == 0 || distance(map, i, v) < d)
+			return VEV_NIL; /* id would sit here or earlier */
 		if (id_of(map, v) == id)
 			return i;
 	}
@@ -89,21 +114,13 @@ uint32_t vev__idmap_remove(struct vev_idmap *map, int id)
 		return VEV_NIL;
 	uint32_t found = map->buckets[i] - 1;
 
-	/* Backward-shift deletion: pull later members of the probe run into
-	 * the hole so that lookups never need tombstones. */
+	/* Shift the rest of the run back by one, up to an entry at home. */
 	uint32_t hole = i;
-	for (uint32_t j = (i + 1) & map->mask; map->buckets[j] != 0;
+	for (uint32_t j = (i + 1) & map->mask;
+	     map->buckets[j] != 0 && distance(map, j, map->buckets[j]) > 0;
 	     j = (j + 1) & map->mask) {
-		uint32_t home = (uint32_t)id_of(map, map->buckets[j]) &
-				map->mask;
-		/* j may move to the hole unless its home lies cyclically in
-		 * (hole, j]. */
-		bool home_between = hole <= j ? (home > hole && home <= j) :
-						(home > hole || home <= j);
-		if (!home_between) {
-			map->buckets[hole] = map->buckets[j];
-			hole = j;
-		}
+		map->buckets[hole] = map->buckets[j];
+		hole = j;
 	}
 	map->buckets[hole] = 0;
 	map->count--;

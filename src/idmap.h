@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* id -> pool index, in O(1): open addressing with linear probing.  Ids are
- * handed out in sequence, so `id & mask` spreads a window of live ids over
- * distinct buckets; the id itself is read back from the record. */
+/* id -> pool index, in O(1): open addressing with linear probing in Robin
+ * Hood order.  Ids are handed out in sequence, so `id & mask` spreads a
+ * window of live ids over distinct buckets; the id itself is read back from
+ * the record. */
 #ifndef VEVENT_IDMAP_H
 #define VEVENT_IDMAP_H
 
