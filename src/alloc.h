@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Every allocation of the library goes through here, so that tests can make
- * the k-th one fail (see fault.c). */
+ * the k-th fallible operation fail (see fault.c and sys.h). */
 #ifndef VEVENT_ALLOC_H
 #define VEVENT_ALLOC_H
 
@@ -12,10 +12,11 @@ void *vev__calloc(size_t n, size_t size);
 void *vev__reallocarray(void *ptr, size_t n, size_t size);
 void vev__free(void *ptr);
 
-/* Fault injection, for tests: the `k`-th allocation from now (1-based)
- * fails, and every later one succeeds; 0 disarms.  Returns how many
- * allocations happened since the last arming. */
-void vev__fault_alloc_arm(unsigned long k);
-unsigned long vev__fault_alloc_count(void);
+/* Fault injection, for tests: the `k`-th fallible operation from now
+ * (1-based; allocations and the system calls of sys.h count alike) fails,
+ * and every later one succeeds; 0 disarms.  vev__fault_count() says how
+ * many operations happened since the last arming. */
+void vev__fault_arm(unsigned long k);
+unsigned long vev__fault_count(void);
 
 #endif

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "loop-private.h"
+#include "sys.h"
 
 #define WAKE_TAG UINT64_MAX
 #define EVENTS_MIN 64
@@ -48,6 +49,34 @@ static unsigned from_epoll(uint32_t ev)
 	return out;
 }
 
+static int open_epoll(int wake_fd)
+{
+	int epfd = vev__sys_epoll_create1(EPOLL_CLOEXEC);
+	if (epfd < 0)
+		return -errno;
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = WAKE_TAG };
+	if (vev__sys_epoll_ctl(epfd, EPOLL_CTL_ADD, wake_fd, &ev) < 0) {
+		int err = errno;
+		close(epfd);
+		return -err;
+	}
+	return epfd;
+}
+
+static int epoll_rebuild(struct vev_loop *loop)
+{
+	struct epoll_state *s = state(loop);
+	int epfd = open_epoll(loop->wake_rfd);
+	if (epfd < 0)
+		return epfd;
+	/* Closing our descriptor for the old instance takes every stale
+	 * registration with it (in a forked child, the parent keeps its own). */
+	close(s->epfd);
+	s->epfd = epfd;
+	s->nready = 0;
+	return 0;
+}
+
 static int epoll_init(struct vev_loop *loop)
 {
 	struct epoll_state *s = vev__calloc(1, sizeof(*s));
@@ -59,22 +88,12 @@ static int epoll_init(struct vev_loop *loop)
 		vev__free(s);
 		return vev__error(ENOMEM, "vev_loop_new: out of memory");
 	}
-	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	s->epfd = open_epoll(loop->wake_rfd);
 	if (s->epfd < 0) {
-		int err = errno;
+		int err = -s->epfd;
 		vev__free(s->events);
 		vev__free(s);
-		return vev__error(err, "vev_loop_new: epoll_create1: %s",
-				  strerror(err));
-	}
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = WAKE_TAG };
-	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, loop->wake_rfd, &ev) < 0) {
-		int err = errno;
-		close(s->epfd);
-		vev__free(s->events);
-		vev__free(s);
-		return vev__error(err, "vev_loop_new: epoll_ctl: %s",
-				  strerror(err));
+		return vev__error(err, "vev_loop_new: epoll: %s", strerror(err));
 	}
 	loop->be_data = s;
 	return 0;
@@ -96,7 +115,7 @@ static int epoll_set(struct vev_loop *loop, int fd, unsigned old,
 	struct epoll_event ev = { .events = to_epoll(want), .data.u64 = (uint32_t)fd };
 	int op = old == 0 ? EPOLL_CTL_ADD : want == 0 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
 
-	if (epoll_ctl(s->epfd, op, fd, &ev) == 0)
+	if (vev__sys_epoll_ctl(s->epfd, op, fd, &ev) == 0)
 		return 0;
 	int err = errno;
 	/* A registration we believe in may be gone, or one we do not know of
@@ -105,24 +124,29 @@ static int epoll_set(struct vev_loop *loop, int fd, unsigned old,
 	if (op == EPOLL_CTL_MOD && err == ENOENT)
 		return -ENOENT;
 	if (op == EPOLL_CTL_ADD && err == EEXIST &&
-	    epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
+	    vev__sys_epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
 		return 0;
 	if (op == EPOLL_CTL_DEL && (err == EBADF || err == ENOENT))
 		return 0; /* closed before we got to remove it: nothing left */
 	return -err;
 }
 
+/* A modification to the same mask changes nothing, but fails if the number
+ * is closed (EBADF), now names a file epoll does not hold (ENOENT), or one
+ * it cannot hold at all (EPERM).  Running out of memory proves nothing. */
 static bool epoll_still_registered(struct vev_loop *loop, int fd,
 				   unsigned kernel)
 {
 	struct epoll_event ev = { .events = to_epoll(kernel), .data.u64 = (uint32_t)fd };
-	return epoll_ctl(state(loop)->epfd, EPOLL_CTL_MOD, fd, &ev) == 0;
+	if (vev__sys_epoll_ctl(state(loop)->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
+		return true;
+	return errno != EBADF && errno != ENOENT && errno != EPERM;
 }
 
 static int epoll_wait_(struct vev_loop *loop, int timeout_ms)
 {
 	struct epoll_state *s = state(loop);
-	int n = epoll_wait(s->epfd, s->events, s->cap, timeout_ms);
+	int n = vev__sys_epoll_wait(s->epfd, s->events, s->cap, timeout_ms);
 	if (n < 0) {
 		s->nready = 0;
 		return -errno;
@@ -168,6 +192,7 @@ const struct vev_backend vev__backend_epoll = {
 	.fini = epoll_fini,
 	.set = epoll_set,
 	.still_registered = epoll_still_registered,
+	.rebuild = epoll_rebuild,
 	.wait = epoll_wait_,
 	.collect = epoll_collect,
 	.memory = epoll_memory,

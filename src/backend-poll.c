@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "loop-private.h"
+#include "sys.h"
 
 struct poll_state {
 	struct pollfd *pfds;
@@ -136,6 +137,18 @@ static int poll_set(struct vev_loop *loop, int fd, unsigned old,
 	return 0;
 }
 
+static int poll_rebuild(struct vev_loop *loop)
+{
+	struct poll_state *s = state(loop);
+
+	for (uint32_t i = 1; i < s->len; i++)
+		s->pos[s->pfds[i].fd] = 0;
+	s->len = 1;
+	s->pfds[0].fd = loop->wake_rfd;
+	s->nready = 0;
+	return 0;
+}
+
 static bool poll_still_registered(struct vev_loop *loop, int fd,
 				  unsigned kernel)
 {
@@ -150,7 +163,7 @@ static bool poll_still_registered(struct vev_loop *loop, int fd,
 static int poll_wait(struct vev_loop *loop, int timeout_ms)
 {
 	struct poll_state *s = state(loop);
-	int n = poll(s->pfds, s->len, timeout_ms);
+	int n = vev__sys_poll(s->pfds, s->len, timeout_ms);
 	if (n < 0) {
 		s->nready = 0;
 		return -errno;
@@ -173,7 +186,14 @@ static void poll_collect(struct vev_loop *loop)
 		if (!s->pfds[i].revents)
 			continue;
 		s->nready--;
-		vev__fd_ready(loop, s->pfds[i].fd, from_poll(s->pfds[i].revents));
+		int fd = s->pfds[i].fd;
+		unsigned events = from_poll(s->pfds[i].revents);
+		/* poll(2) knows numbers, not files: check that this one still
+		 * names the file it was registered for before reporting. */
+		if (!(events & VEV__NVAL) && !poll_still_registered(loop, fd, 0))
+			vev__fd_stale(loop, fd);
+		else
+			vev__fd_ready(loop, fd, events);
 	}
 	s->nready = 0;
 }
@@ -191,6 +211,7 @@ const struct vev_backend vev__backend_poll = {
 	.fini = poll_fini,
 	.set = poll_set,
 	.still_registered = poll_still_registered,
+	.rebuild = poll_rebuild,
 	.wait = poll_wait,
 	.collect = poll_collect,
 	.memory = poll_memory,

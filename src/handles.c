@@ -212,12 +212,8 @@ int vev_add_handle(vev_loop *loop, int fd, int events, vev_handle_cb cb,
 	/* A registration the kernel has forgotten means the file it was made
 	 * for was closed; its old watches must not see the new file. */
 	if (rec->kernel && loop->be->still_registered &&
-	    !loop->be->still_registered(loop, fd, rec->kernel)) {
-		/* Drop whatever the backend still holds for the old file. */
-		loop->be->set(loop, fd, rec->kernel, 0);
-		rec->kernel = 0;
-		fd_defunct(loop, fd);
-	}
+	    !loop->be->still_registered(loop, fd, rec->kernel))
+		vev__fd_stale(loop, fd);
 
 	struct vev_handle *h = vev__handle_at(loop, idx);
 	h->cb = (void (*)(void))cb;
@@ -386,6 +382,31 @@ void vev__fd_ready(struct vev_loop *loop, int fd, unsigned events)
 		fd_defunct(loop, fd);
 		return;
 	}
+	bool always = rec->flags & VEV_FD_ALWAYS;
+	if (rec->kernel == 0 && !always) {
+		/* We hold no registration for fd, yet the kernel reports it: a
+		 * file closed under its number lives on in a copy (dup, fork)
+		 * and its registration cannot be deleted any more. */
+		loop->rebuild = true;
+		return;
+	}
+	/* A watch reported ready two iterations running is checked against
+	 * the kernel once per report: a closed or reused number whose old
+	 * file lives on would otherwise be reported forever, and to the wrong
+	 * file.  Watches that consume their events are never checked. */
+	uint8_t iteration = (uint8_t)loop->stats[VEV_STAT_ITERATIONS];
+	bool gone;
+	if (always) /* never registered: only closing can be seen */
+		gone = fcntl(fd, F_GETFD) < 0 && errno == EBADF;
+	else
+		gone = rec->last_ready == (uint8_t)(iteration - 1) &&
+		       loop->be->still_registered &&
+		       !loop->be->still_registered(loop, fd, rec->kernel);
+	if (gone) {
+		vev__fd_stale(loop, fd);
+		return;
+	}
+	rec->last_ready = iteration;
 	FD_WATCHES_FOREACH(loop, rec, idx, h)
 	{
 		if (!want_of(h))
@@ -393,6 +414,26 @@ void vev__fd_ready(struct vev_loop *loop, int fd, unsigned events)
 		unsigned bits = events & (h->events | VEV_ERROR | VEV_HANGUP);
 		if (bits && !ready_push(loop, idx, bits))
 			return;
+	}
+}
+
+void vev__fd_stale(struct vev_loop *loop, int fd)
+{
+	if (fd < 0 || (uint32_t)fd >= loop->fds_len)
+		return;
+	loop->fds[fd].kernel = 0;
+	fd_defunct(loop, fd);
+	loop->rebuild = true;
+}
+
+void vev__handles_forget_kernel(struct vev_loop *loop)
+{
+	for (uint32_t fd = 0; fd < loop->fds_len; fd++) {
+		struct vev_fdrec *rec = &loop->fds[fd];
+		if (rec->kernel == 0)
+			continue;
+		rec->kernel = 0;
+		mark_dirty(loop, (int)fd);
 	}
 }
 

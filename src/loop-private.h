@@ -79,7 +79,7 @@ struct vev_fdrec {
 	uint8_t want;   /* VEV_RW bits + VEV__POLLED wanted by live watches */
 	uint8_t kernel; /* same encoding, as registered in the backend */
 	uint8_t flags;  /* VEV_FD_* */
-	uint8_t spare;
+	uint8_t last_ready; /* low byte of the iteration it was last reported */
 };
 
 enum {
@@ -124,6 +124,9 @@ struct vev_loop {
 	bool woken;        /* the backend saw the wake-up descriptor */
 	bool quit;         /* vev_quit() not yet consumed by vev_run() */
 	bool closing;      /* vev_loop_free() is running free callbacks */
+	bool rebuild;      /* the kernel holds a registration we cannot remove */
+	unsigned long fork_gen; /* vev__fork_generation when the kernel state
+	                         * was made; differs in a forked child */
 	bool thread_active;
 	pthread_t runner;  /* valid while running */
 	pthread_t thread;  /* the helper thread, valid while thread_active */
@@ -152,6 +155,7 @@ struct vev_loop {
 	struct vev_freelist timer_frees;
 
 	uint64_t stats[VEV_STAT_COUNT_];
+	uint64_t waits; /* backend waits, for tests that prove nothing spins */
 };
 
 /* ---- backend interface (one file per backend) ------------------------- */
@@ -170,6 +174,11 @@ struct vev_backend {
 	/* Whether fd, registered in the kernel, still refers to that file.
 	 * Called with the lock held; may be NULL when the backend cannot tell. */
 	bool (*still_registered)(struct vev_loop *loop, int fd, unsigned kernel);
+	/* Drop all kernel state and start afresh (watching loop->wake_rfd,
+	 * which may be new): after fork(), or to get rid of a registration
+	 * for a file whose number was closed while a copy keeps it alive.
+	 * Lock held.  Returns 0 or -errno (the old state is then kept). */
+	int (*rebuild)(struct vev_loop *loop);
 	/* Wait up to timeout_ms (-1 forever).  Called WITHOUT the lock, only by
 	 * the thread running the iteration.  Returns 0 or -errno. */
 	int (*wait)(struct vev_loop *loop, int timeout_ms);
@@ -185,6 +194,13 @@ extern const struct vev_backend vev__backend_poll;
 /* Called by backends from collect(): fd is ready with `events` (VEV_ bits,
  * possibly VEV__NVAL). */
 void vev__fd_ready(struct vev_loop *loop, int fd, unsigned events);
+/* Called by backends from collect(): fd no longer names the file it was
+ * registered for.  Its watches get ERROR once and the kernel state is
+ * rebuilt before the next wait. */
+void vev__fd_stale(struct vev_loop *loop, int fd);
+
+/* Bumped in every child after fork() (pthread_atfork). */
+extern atomic_ulong vev__fork_generation;
 
 /* ---- shared by loop.c, handles.c, timers.c ---------------------------- */
 
@@ -205,6 +221,8 @@ void vev__freelist_push(struct vev_loop *loop, struct vev_freelist *list,
 void vev__handles_init(struct vev_loop *loop);
 void vev__handles_fini(struct vev_loop *loop);
 void vev__handles_apply(struct vev_loop *loop);
+/* The kernel state was rebuilt: register every descriptor again. */
+void vev__handles_forget_kernel(struct vev_loop *loop);
 bool vev__handles_have_synth(const struct vev_loop *loop);
 void vev__handles_collect_synth(struct vev_loop *loop);
 unsigned vev__handles_dispatch(struct vev_loop *loop);

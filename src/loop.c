@@ -13,6 +13,7 @@
 #endif
 
 #include "loop-private.h"
+#include "sys.h"
 
 const char *vev_version(void)
 {
@@ -22,6 +23,18 @@ const char *vev_version(void)
 int vev_version_number(void)
 {
 	return VEV_VERSION_NUMBER;
+}
+
+atomic_ulong vev__fork_generation;
+
+static void after_fork_in_child(void)
+{
+	atomic_fetch_add(&vev__fork_generation, 1);
+}
+
+static void watch_forks(void)
+{
+	pthread_atfork(NULL, NULL, after_fork_in_child);
 }
 
 int64_t vev__now_ns(void)
@@ -75,14 +88,14 @@ static int pick_backend(unsigned flags, const struct vev_backend **be)
 static int make_wake_fd(struct vev_loop *loop)
 {
 #ifdef VEV_HAVE_EVENTFD
-	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int fd = vev__sys_eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (fd < 0)
 		return vev__error(errno, "vev_loop_new: eventfd: %s",
 				  strerror(errno));
 	loop->wake_rfd = loop->wake_wfd = fd;
 #else
 	int p[2];
-	if (pipe(p) < 0)
+	if (vev__sys_pipe(p) < 0)
 		return vev__error(errno, "vev_loop_new: pipe: %s",
 				  strerror(errno));
 	for (int i = 0; i < 2; i++) {
@@ -115,10 +128,14 @@ int vev_loop_new(vev_loop **loopp, unsigned flags)
 	if (rc < 0)
 		return rc;
 
+	static pthread_once_t forks_watched = PTHREAD_ONCE_INIT;
+	pthread_once(&forks_watched, watch_forks);
+
 	struct vev_loop *loop = vev__calloc(1, sizeof(*loop));
 	if (!loop)
 		return vev__error(ENOMEM, "vev_loop_new: out of memory");
 	loop->be = be;
+	loop->fork_gen = atomic_load(&vev__fork_generation);
 	loop->wake_rfd = loop->wake_wfd = -1;
 	vev__handles_init(loop);
 	vev__timers_init(loop);
@@ -226,6 +243,50 @@ static unsigned purge(struct vev_loop *loop)
 	       purge_list(loop, &loop->timer_frees, &loop->timers);
 }
 
+/* ---- kernel state ------------------------------------------------------- */
+
+/* A forked child shares the parent's epoll instance and wake-up counter:
+ * touching them would change what the parent watches.  The child gets its
+ * own before it changes anything. */
+static int refresh_after_fork(struct vev_loop *loop)
+{
+	unsigned long gen = atomic_load(&vev__fork_generation);
+	if (gen == loop->fork_gen)
+		return 0;
+	int old_r = loop->wake_rfd, old_w = loop->wake_wfd;
+	int rc = make_wake_fd(loop);
+	if (rc < 0)
+		return rc;
+	rc = loop->be->rebuild(loop);
+	if (rc < 0) {
+		close_wake_fd(loop);
+		loop->wake_rfd = old_r;
+		loop->wake_wfd = old_w;
+		return vev__error(-rc, "vev_run_once: cannot renew the kernel "
+				  "state after fork: %s", strerror(-rc));
+	}
+	if (old_w != old_r)
+		close(old_w);
+	close(old_r);
+	atomic_store(&loop->wake_pending, false);
+	loop->fork_gen = gen;
+	loop->rebuild = false;
+	vev__handles_forget_kernel(loop);
+	return 0;
+}
+
+static void rebuild_if_needed(struct vev_loop *loop)
+{
+	if (!loop->rebuild)
+		return;
+	/* On failure (out of descriptors) the stale registration stays;
+	 * the next iteration tries again. */
+	if (loop->be->rebuild(loop) == 0) {
+		loop->rebuild = false;
+		vev__handles_forget_kernel(loop);
+	}
+}
+
 /* ---- the iteration ------------------------------------------------------ */
 
 static int begin_locked(struct vev_loop *loop, const char *what)
@@ -272,15 +333,23 @@ int vev_run_once(vev_loop *loop, int timeout_ms)
 		pthread_mutex_unlock(&loop->lock);
 		return rc;
 	}
+	rc = refresh_after_fork(loop);
+	if (rc < 0) {
+		loop->running = false;
+		pthread_mutex_unlock(&loop->lock);
+		return rc;
+	}
 	loop->stats[VEV_STAT_ITERATIONS]++;
 	int64_t user_deadline =
 		timeout_ms < 0 ? -1 : vev__now_ns() + timeout_ms * 1000000LL;
 
 	purge(loop);
 	for (;;) {
+		rebuild_if_needed(loop);
 		vev__handles_apply(loop);
 		int timeout = wait_timeout(loop, user_deadline);
 		loop->polling = true;
+		loop->waits++;
 		pthread_mutex_unlock(&loop->lock);
 		rc = loop->be->wait(loop, timeout);
 		pthread_mutex_lock(&loop->lock);
