@@ -460,27 +460,33 @@ static void many_watches_and_timers(void)
 	CHECK_EQ(frees, 2 * N);
 }
 
-/* Every allocation of a scenario fails in turn: each must end in a clean
- * error or success, no leak (checked by the sanitizer builds), and a loop
- * that still works, with every free callback of a successful add run. */
-static void allocation_failures_are_clean(void)
+/* Every fallible operation of a scenario (allocations, and the epoll,
+ * eventfd, pipe and poll calls) fails in turn: each must end in a clean
+ * error or success, no leak (checked by the sanitizer builds), no crash,
+ * and a loop that still works, with every free callback of a successful add
+ * run exactly once. */
+static void faults_at_every_site_are_clean(void)
 {
-	int p[2];
+	int p[2], s[2];
 	test_pipe(p);
+	test_socketpair(s);
 	test_write1(p[1]);
-	for (unsigned long k = 1;; k++) {
+	unsigned long k;
+	for (k = 1;; k++) {
 		int adds = 0;
 		atomic_store(&frees, 0);
-		vev__fault_alloc_arm(k);
+		vev__fault_arm(k);
 		vev_loop *loop = NULL;
 		int rc = vev_loop_new(&loop, VEV_LOOP_AUTO);
 		if (rc < 0) {
-			CHECK_EQ(rc, -ENOMEM);
+			CHECK(rc == -ENOMEM || rc == -EMFILE);
+			CHECK(strlen(vev_last_error()) > 0);
 			CHECK(loop == NULL);
 			continue;
 		}
 		for (int i = 0; i < 40; i++) {
-			int w = vev_add_handle(loop, p[i % 2], VEV_READABLE,
+			int fd = i % 3 == 2 ? s[0] : p[i % 2];
+			int w = vev_add_handle(loop, fd, VEV_READABLE | VEV_WRITABLE,
 					       count_handle, NULL, count_free);
 			int t = vev_add_timer(loop, i % 2 - 1, count_timer, NULL,
 					      count_free);
@@ -489,19 +495,42 @@ static void allocation_failures_are_clean(void)
 			adds += (w > 0) + (t > 0);
 			if (i % 3 == 0 && w > 0)
 				CHECK_EQ(vev_remove_handle(loop, w), 0);
+			if (i % 7 == 0) {
+				rc = vev_run_once(loop, 0);
+				CHECK(rc >= 0 || rc == -EIO);
+			}
 		}
-		CHECK(vev_run_once(loop, 0) >= 0);
+		rc = vev_run_once(loop, 0);
+		CHECK(rc >= 0 || rc == -EIO);
 		CHECK_EQ(vev_loop_verify(loop), 0);
-		unsigned long seen = vev__fault_alloc_count();
-		vev__fault_alloc_arm(0);
+		unsigned long seen = vev__fault_count();
+		vev__fault_arm(0);
 		/* Still works after the failure. */
 		CHECK(vev_add_timer(loop, 0, count_timer, NULL, count_free) > 0);
-		CHECK_EQ(vev_run_once(loop, 0) >= 1, 1);
+		CHECK(vev_run_once(loop, 0) >= 1);
 		free_loop(loop);
 		CHECK_EQ(frees, adds + 1);
 		if (seen < k)
-			break; /* every allocation site has failed once */
+			break; /* every site of the scenario has failed once */
 	}
+	printf("faults injected: %lu sites\n", k - 1);
+}
+
+static void wait_failure_is_eio(void)
+{
+	vev_loop *loop = new_loop();
+	int t = vev_add_timer(loop, 0, count_timer, NULL, count_free);
+	/* The only fallible operation of a warm no-wait iteration is the
+	 * wait itself. */
+	CHECK_EQ(vev_run_once(loop, 0), 1);
+	vev__fault_arm(1);
+	CHECK_EQ(vev_run_once(loop, 0), -EIO);
+	vev__fault_arm(0);
+	CHECK(strstr(vev_last_error(), "wait failed") != NULL);
+	CHECK_EQ(vev_run_once(loop, 0), 1);
+	CHECK_EQ(vev_remove_timer(loop, t), 0);
+	free_loop(loop);
+	CHECK_EQ(frees, 1);
 }
 
 const struct test tests[] = {
@@ -527,6 +556,7 @@ const struct test tests[] = {
 	{ "ids_end_at_int_max", ids_end_at_int_max },
 	{ "regular_file_is_always_ready", regular_file_is_always_ready },
 	{ "many_watches_and_timers", many_watches_and_timers },
-	{ "allocation_failures_are_clean", allocation_failures_are_clean },
+	{ "faults_at_every_site_are_clean", faults_at_every_site_are_clean },
+	{ "wait_failure_is_eio", wait_failure_is_eio },
 	{ NULL, NULL },
 };
