@@ -15,6 +15,9 @@
  *    thread running the loop, never inside the remove call and never on the
  *    stack of another callback, at the latest during the iteration that
  *    follows the removal.
+ *  - A loop may be used in a child after fork(): its first iteration there
+ *    gives the child its own kernel state, leaving the parent's untouched
+ *    (unless another thread was inside a call on the loop at the fork).
  */
 #ifndef VEVENT_VEVENT_H
 #define VEVENT_VEVENT_H
@@ -125,9 +128,9 @@ VEV_EXPORT int vev_add_handle(vev_loop *loop, int fd, int events,
 			      vev_handle_cb cb, void *opaque, vev_free_cb ff);
 
 /** Change the events a watch asks for (same bits as vev_add_handle()).
- *  A watch whose descriptor was found closed (it got VEV_ERROR for that)
- *  stays silent whatever it asks for, since the number may now name another
- *  file; remove it.
+ *  A watch whose descriptor was found closed or reused by another file (it
+ *  got VEV_ERROR once for that) stays silent whatever it asks for; remove
+ *  it.
  *  Returns 0, or -ENOENT if there is no such watch (never added, or already
  *  removed), -EINVAL if loop is NULL.  Any thread; from callbacks too. */
 VEV_EXPORT int vev_update_handle(vev_loop *loop, int watch, int events);
