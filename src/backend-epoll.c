@@ -131,18 +131,6 @@ static int epoll_set(struct vev_loop *loop, int fd, unsigned old,
 	return -err;
 }
 
-/* A modification to the same mask changes nothing, but fails if the number
- * is closed (EBADF), now names a file epoll does not hold (ENOENT), or one
- * it cannot hold at all (EPERM).  Running out of memory proves nothing. */
-static bool epoll_still_registered(struct vev_loop *loop, int fd,
-				   unsigned kernel)
-{
-	struct epoll_event ev = { .events = to_epoll(kernel), .data.u64 = (uint32_t)fd };
-	if (vev__sys_epoll_ctl(state(loop)->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
-		return true;
-	return errno != EBADF && errno != ENOENT && errno != EPERM;
-}
-
 static int epoll_wait_(struct vev_loop *loop, int timeout_ms)
 {
 	struct epoll_state *s = state(loop);
@@ -191,7 +179,7 @@ const struct vev_backend vev__backend_epoll = {
 	.init = epoll_init,
 	.fini = epoll_fini,
 	.set = epoll_set,
-	.still_registered = epoll_still_registered,
+	.modify_checks_file = true,
 	.rebuild = epoll_rebuild,
 	.wait = epoll_wait_,
 	.collect = epoll_collect,

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "loop-private.h"
 #include "sys.h"
@@ -15,12 +14,6 @@ struct poll_state {
 	uint32_t len, cap;
 	uint32_t *pos; /* by fd: index in pfds, 0 = absent */
 	uint32_t pos_len;
-	/* by fd: the file it named when registered.  poll(2) keys on numbers
-	 * only, so this is how a closed and reused number is told apart. */
-	struct ident {
-		dev_t dev;
-		ino_t ino;
-	} *ident;
 	int nready;
 };
 
@@ -77,7 +70,6 @@ static void poll_fini(struct vev_loop *loop)
 	struct poll_state *s = state(loop);
 	vev__free(s->pfds);
 	vev__free(s->pos);
-	vev__free(s->ident);
 	vev__free(s);
 	loop->be_data = NULL;
 }
@@ -92,11 +84,6 @@ static int poll_set(struct vev_loop *loop, int fd, unsigned old,
 			uint32_t n = s->pos_len * 2 > (uint32_t)fd + 1 ?
 					     s->pos_len * 2 :
 					     (uint32_t)fd + 64;
-			struct ident *id = vev__reallocarray(s->ident, n,
-							     sizeof(*id));
-			if (!id)
-				return -ENOMEM;
-			s->ident = id;
 			uint32_t *p = vev__reallocarray(s->pos, n, sizeof(*p));
 			if (!p)
 				return -ENOMEM;
@@ -113,10 +100,6 @@ static int poll_set(struct vev_loop *loop, int fd, unsigned old,
 			s->pfds = p;
 			s->cap *= 2;
 		}
-		struct stat st;
-		if (fstat(fd, &st) < 0)
-			return -errno;
-		s->ident[fd] = (struct ident){ st.st_dev, st.st_ino };
 		s->pos[fd] = s->len;
 		s->pfds[s->len++] = (struct pollfd){ .fd = fd,
 						     .events = to_poll(want) };
@@ -149,17 +132,6 @@ static int poll_rebuild(struct vev_loop *loop)
 	return 0;
 }
 
-static bool poll_still_registered(struct vev_loop *loop, int fd,
-				  unsigned kernel)
-{
-	struct poll_state *s = state(loop);
-	struct stat st;
-
-	(void)kernel;
-	return fstat(fd, &st) == 0 && st.st_dev == s->ident[fd].dev &&
-	       st.st_ino == s->ident[fd].ino;
-}
-
 static int poll_wait(struct vev_loop *loop, int timeout_ms)
 {
 	struct poll_state *s = state(loop);
@@ -186,14 +158,8 @@ static void poll_collect(struct vev_loop *loop)
 		if (!s->pfds[i].revents)
 			continue;
 		s->nready--;
-		int fd = s->pfds[i].fd;
-		unsigned events = from_poll(s->pfds[i].revents);
-		/* poll(2) knows numbers, not files: check that this one still
-		 * names the file it was registered for before reporting. */
-		if (!(events & VEV__NVAL) && !poll_still_registered(loop, fd, 0))
-			vev__fd_stale(loop, fd);
-		else
-			vev__fd_ready(loop, fd, events);
+		vev__fd_ready(loop, s->pfds[i].fd,
+			      from_poll(s->pfds[i].revents));
 	}
 	s->nready = 0;
 }
@@ -202,7 +168,7 @@ static size_t poll_memory(const struct vev_loop *loop)
 {
 	const struct poll_state *s = state(loop);
 	return sizeof(*s) + s->cap * sizeof(struct pollfd) +
-	       s->pos_len * (sizeof(uint32_t) + sizeof(struct ident));
+	       s->pos_len * sizeof(uint32_t);
 }
 
 const struct vev_backend vev__backend_poll = {
@@ -210,7 +176,7 @@ const struct vev_backend vev__backend_poll = {
 	.init = poll_init,
 	.fini = poll_fini,
 	.set = poll_set,
-	.still_registered = poll_still_registered,
+	.modify_checks_file = false,
 	.rebuild = poll_rebuild,
 	.wait = poll_wait,
 	.collect = poll_collect,

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "loop-private.h"
 
@@ -69,42 +70,52 @@ static void mark_synth(struct vev_loop *loop, int fd)
 
 /* ---- the watches on one descriptor -------------------------------------- */
 
-#define FD_WATCHES_FOREACH(loop, rec, idx, h)                              \
-	for (uint32_t idx = (rec)->head, first_ = (rec)->head; idx != VEV_NIL; \
-	     idx = (h)->next == first_ ? VEV_NIL : (h)->next)              \
+#define FD_WATCHES_FOREACH(loop, rec, idx, h)                           \
+	for (uint32_t idx = (rec)->head; idx != VEV_NIL; idx = (h)->next) \
 		if (((h) = vev__handle_at((loop), idx)), 1)
 
+/* The watches on one fd form a singly linked list in the order they were
+ * added; every change already walks it to recompute the combined mask, so
+ * a back link would only cost memory. */
 static void fd_append(struct vev_loop *loop, struct vev_fdrec *rec,
 		      uint32_t idx)
 {
-	struct vev_handle *h = vev__handle_at(loop, idx);
+	uint32_t *link = &rec->head;
 
-	if (rec->head == VEV_NIL) {
-		h->next = h->prev = idx;
-		rec->head = idx;
-		return;
-	}
-	struct vev_handle *head = vev__handle_at(loop, rec->head);
-	uint32_t tail = head->prev;
-	h->prev = tail;
-	h->next = rec->head;
-	vev__handle_at(loop, tail)->next = idx;
-	head->prev = idx;
+	while (*link != VEV_NIL)
+		link = &vev__handle_at(loop, *link)->next;
+	vev__handle_at(loop, idx)->next = VEV_NIL;
+	*link = idx;
 }
 
 static void fd_unlink(struct vev_loop *loop, struct vev_fdrec *rec,
 		      uint32_t idx)
 {
-	struct vev_handle *h = vev__handle_at(loop, idx);
+	uint32_t *link = &rec->head;
 
-	if (h->next == idx) {
-		rec->head = VEV_NIL;
-		return;
-	}
-	vev__handle_at(loop, h->prev)->next = h->next;
-	vev__handle_at(loop, h->next)->prev = h->prev;
-	if (rec->head == idx)
-		rec->head = h->next;
+	while (*link != idx)
+		link = &vev__handle_at(loop, *link)->next;
+	*link = vev__handle_at(loop, idx)->next;
+}
+
+/* A 64-bit name for the file behind fd, or 0 if fd is not open. */
+static uint64_t file_ident(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return 0;
+	uint64_t x = (uint64_t)st.st_ino * 0x9e3779b97f4a7c15ULL ^
+		     (uint64_t)st.st_dev;
+	x ^= x >> 31;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 29;
+	return x | 1; /* never 0 */
+}
+
+static bool same_file(const struct vev_fdrec *rec, int fd)
+{
+	return file_ident(fd) == rec->ident;
 }
 
 static unsigned want_of(const struct vev_handle *h)
@@ -209,11 +220,15 @@ int vev_add_handle(vev_loop *loop, int fd, int events, vev_handle_cb cb,
 	}
 
 	struct vev_fdrec *rec = &loop->fds[fd];
-	/* A registration the kernel has forgotten means the file it was made
-	 * for was closed; its old watches must not see the new file. */
-	if (rec->kernel && loop->be->still_registered &&
-	    !loop->be->still_registered(loop, fd, rec->kernel))
-		vev__fd_stale(loop, fd);
+	uint64_t ident = file_ident(fd);
+	/* Watches made for a file whose number now names another must not
+	 * see the new one. */
+	if (rec->head == VEV_NIL || ident != rec->ident) {
+		if (rec->head != VEV_NIL)
+			vev__fd_stale(loop, fd);
+		rec->ident = ident;
+		rec->flags &= ~VEV_FD_ALWAYS;
+	}
 
 	struct vev_handle *h = vev__handle_at(loop, idx);
 	h->cb = (void (*)(void))cb;
@@ -269,8 +284,11 @@ int vev_remove_handle(vev_loop *loop, int watch)
 	} else {
 		struct vev_handle *h = vev__handle_at(loop, idx);
 		int fd = h->fd;
-		fd_unlink(loop, &loop->fds[fd], idx);
+		struct vev_fdrec *rec = &loop->fds[fd];
+		fd_unlink(loop, rec, idx);
 		h->cb = NULL;
+		if (rec->head == VEV_NIL) /* what we knew of the file goes too */
+			rec->flags &= ~VEV_FD_ALWAYS;
 		refresh_want(loop, fd);
 		vev__freelist_push(loop, &loop->handle_frees, &loop->handles,
 				   idx);
@@ -312,6 +330,15 @@ static void apply_fd(struct vev_loop *loop, int fd)
 	}
 	if (rec->want == rec->kernel)
 		return;
+	/* (Re)registering or dropping fd for watches made for a file the
+	 * number may no longer name: check first, or the new file would be
+	 * watched on their behalf. */
+	bool modify = rec->kernel && rec->want;
+	if (rec->head != VEV_NIL &&
+	    (!modify || !loop->be->modify_checks_file) && !same_file(rec, fd)) {
+		vev__fd_stale(loop, fd);
+		return;
+	}
 
 	int rc = loop->be->set(loop, fd, rec->kernel, rec->want);
 	if (rc == 0) {
@@ -391,18 +418,14 @@ void vev__fd_ready(struct vev_loop *loop, int fd, unsigned events)
 		return;
 	}
 	/* A watch reported ready two iterations running is checked against
-	 * the kernel once per report: a closed or reused number whose old
-	 * file lives on would otherwise be reported forever, and to the wrong
-	 * file.  Watches that consume their events are never checked. */
+	 * its file once per report: a closed or reused number whose old file
+	 * lives on (dup, fork) would otherwise be reported forever, and to the
+	 * wrong file.  Watches that consume their events are never checked.
+	 * poll(2) reports by number, so there every report is checked. */
 	uint8_t iteration = (uint8_t)loop->stats[VEV_STAT_ITERATIONS];
-	bool gone;
-	if (always) /* never registered: only closing can be seen */
-		gone = fcntl(fd, F_GETFD) < 0 && errno == EBADF;
-	else
-		gone = rec->last_ready == (uint8_t)(iteration - 1) &&
-		       loop->be->still_registered &&
-		       !loop->be->still_registered(loop, fd, rec->kernel);
-	if (gone) {
+	if ((always || !loop->be->modify_checks_file ||
+	     rec->last_ready == (uint8_t)(iteration - 1)) &&
+	    !same_file(rec, fd)) {
 		vev__fd_stale(loop, fd);
 		return;
 	}
@@ -421,9 +444,14 @@ void vev__fd_stale(struct vev_loop *loop, int fd)
 {
 	if (fd < 0 || (uint32_t)fd >= loop->fds_len)
 		return;
-	loop->fds[fd].kernel = 0;
+	struct vev_fdrec *rec = &loop->fds[fd];
+	/* Drop what can be dropped; an epoll registration for the old file
+	 * cannot be, if a copy keeps it open, and then shows up as a report
+	 * nobody owns, which makes the loop rebuild its kernel state. */
+	if (rec->kernel)
+		loop->be->set(loop, fd, rec->kernel, 0);
+	rec->kernel = 0;
 	fd_defunct(loop, fd);
-	loop->rebuild = true;
 }
 
 void vev__handles_forget_kernel(struct vev_loop *loop)
@@ -541,9 +569,6 @@ int vev__handles_verify(const struct vev_loop *loop_c)
 				return vev__error(EPROTO, "watch %d (fd %d) is "
 						  "listed on fd %u", h->id,
 						  h->fd, fd);
-			if (vev__handle_at(loop, h->next)->prev != idx)
-				return vev__error(EPROTO, "fd %u: broken watch "
-						  "list at watch %d", fd, h->id);
 			if (vev__idmap_find(&loop->handle_ids, h->id) != idx)
 				return vev__error(EPROTO, "watch %d is not in "
 						  "the id table", h->id);

@@ -48,8 +48,7 @@ struct vev_handle {
 	};
 	uint8_t events;  /* requested, masked to VEV_ALL_EVENTS */
 	uint8_t flags;   /* VEV_H_* */
-	uint32_t next;   /* circular list of the watches on fd */
-	uint32_t prev;
+	uint32_t next;   /* next watch on the same fd, VEV_NIL at the end */
 };
 
 enum {
@@ -75,6 +74,10 @@ struct vev_timer {
 
 /* What the loop knows of one descriptor number.  Indexed by fd. */
 struct vev_fdrec {
+	/* The file the watches on this number were made for (a hash of its
+	 * device and inode, taken when the first one was added): the number
+	 * may be closed and reused behind the loop's back. */
+	uint64_t ident;
 	uint32_t head;  /* first watch on this fd, VEV_NIL if none */
 	uint8_t want;   /* VEV_RW bits + VEV__POLLED wanted by live watches */
 	uint8_t kernel; /* same encoding, as registered in the backend */
@@ -88,6 +91,12 @@ enum {
 	VEV_FD_ALWAYS = 1 << 2, /* the backend cannot poll it (a regular file
 	                          * under epoll): always ready, as poll(2) says */
 };
+
+/* The per-registration memory budget (DESIGN.md: at most 64 bytes of loop
+ * memory per idle watch or timer) rests on these sizes. */
+_Static_assert(sizeof(struct vev_handle) == 40, "watch record grew");
+_Static_assert(sizeof(struct vev_timer) == 48, "timer record grew");
+_Static_assert(sizeof(struct vev_fdrec) == 16, "fd record grew");
 
 struct vev_ready {
 	uint32_t idx;
@@ -171,9 +180,10 @@ struct vev_backend {
 	 * registered for, is gone), -EPERM (cannot be polled), or another
 	 * -errno. */
 	int (*set)(struct vev_loop *loop, int fd, unsigned old, unsigned want);
-	/* Whether fd, registered in the kernel, still refers to that file.
-	 * Called with the lock held; may be NULL when the backend cannot tell. */
-	bool (*still_registered)(struct vev_loop *loop, int fd, unsigned kernel);
+	/* The backend's modify operation fails when the number no longer
+	 * names the registered file (epoll does; poll(2) knows only numbers
+	 * and must be checked on every report too). */
+	bool modify_checks_file;
 	/* Drop all kernel state and start afresh (watching loop->wake_rfd,
 	 * which may be new): after fork(), or to get rid of a registration
 	 * for a file whose number was closed while a copy keeps it alive.
