@@ -288,7 +288,7 @@ static void descriptor_limit(void)
 		close(lowest);
 		/* Every number below the limit is taken now except one. */
 		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-			_exit(11);
+			_exit(77); /* valgrind, for one, refuses */
 		vev_loop *loop = NULL;
 		int rc = vev_loop_new(&loop, VEV_LOOP_AUTO);
 		if (rc != -EMFILE || loop != NULL ||
@@ -304,6 +304,10 @@ static void descriptor_limit(void)
 	int status;
 	CHECK_EQ(waitpid(pid, &status, 0), pid);
 	CHECK(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77) {
+		printf("SKIP: RLIMIT_NOFILE cannot be lowered here\n");
+		exit(77);
+	}
 	CHECK_EQ(WEXITSTATUS(status), 0);
 }
 
