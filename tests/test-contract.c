@@ -4,6 +4,7 @@
  * once per implementation and run once per backend. */
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -682,7 +683,7 @@ struct thread_job {
 	void (*fn)(struct thread_job *);
 	struct rec *r;
 	int fd;
-	int result;
+	atomic_int result; /* polled by the loop thread while the job runs */
 	bool wait_for_poll;
 };
 
