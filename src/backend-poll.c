@@ -158,8 +158,12 @@ static void poll_collect(struct vev_loop *loop)
 		if (!s->pfds[i].revents)
 			continue;
 		s->nready--;
-		vev__fd_ready(loop, s->pfds[i].fd,
-			      from_poll(s->pfds[i].revents));
+		int fd = s->pfds[i].fd;
+		vev__fd_ready(loop, fd, from_poll(s->pfds[i].revents));
+		/* Dropped as stale: the last entry, not seen yet, was moved
+		 * into this slot. */
+		if (i < s->len && s->pfds[i].fd != fd)
+			i--;
 	}
 	s->nready = 0;
 }

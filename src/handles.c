@@ -224,8 +224,14 @@ int vev_add_handle(vev_loop *loop, int fd, int events, vev_handle_cb cb,
 	/* Watches made for a file whose number now names another must not
 	 * see the new one. */
 	if (rec->head == VEV_NIL || ident != rec->ident) {
-		if (rec->head != VEV_NIL)
+		if (rec->head != VEV_NIL) {
 			vev__fd_stale(loop, fd);
+		} else if (ident != rec->ident && rec->kernel) {
+			/* A registration left by removed watches was for the
+			 * old file: the new one must be registered afresh. */
+			loop->be->set(loop, fd, rec->kernel, 0);
+			rec->kernel = 0;
+		}
 		rec->ident = ident;
 		rec->flags &= ~VEV_FD_ALWAYS;
 	}

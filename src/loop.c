@@ -208,6 +208,8 @@ void vev__freelist_push(struct vev_loop *loop, struct vev_freelist *list,
 	(void)loop;
 }
 
+static int refresh_after_fork(struct vev_loop *loop);
+
 /* Run the free callbacks of the records queued when this started, oldest
  * first, with the lock released around each.  Removals made by those
  * callbacks wait for the next purge, so a free callback that keeps removing
@@ -237,8 +239,15 @@ static unsigned purge_list(struct vev_loop *loop, struct vev_freelist *list,
 	return done;
 }
 
+/* Kernel changes go first: a free callback may close its descriptor, and
+ * another thread may reuse the number at once, so a deletion left for later
+ * could hit someone else's file. */
 static unsigned purge(struct vev_loop *loop)
 {
+	/* (Not when freeing: closing the backend drops everything, and in a
+	 * forked child touching it could change the parent's registrations.) */
+	if (!loop->closing && refresh_after_fork(loop) == 0)
+		vev__handles_apply(loop);
 	return purge_list(loop, &loop->handle_frees, &loop->handles) +
 	       purge_list(loop, &loop->timer_frees, &loop->timers);
 }
