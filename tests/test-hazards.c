@@ -273,7 +273,7 @@ static void fork_child_closes_inherited_fd(void)
 }
 
 /* At the descriptor limit: creating a loop fails cleanly with -EMFILE, and
- * a loop created before keeps working. */
+ * a loop created before keeps working, including adding watches. */
 static void descriptor_limit(void)
 {
 	fflush(NULL);
@@ -281,7 +281,8 @@ static void descriptor_limit(void)
 	CHECK(pid >= 0);
 	if (pid == 0) {
 		vev_loop *before;
-		if (vev_loop_new(&before, VEV_LOOP_AUTO) < 0)
+		int p[2];
+		if (vev_loop_new(&before, VEV_LOOP_AUTO) < 0 || pipe(p) < 0)
 			_exit(10);
 		int lowest = dup(0);
 		struct rlimit rl = { (rlim_t)lowest, (rlim_t)lowest };
@@ -294,10 +295,14 @@ static void descriptor_limit(void)
 		if (rc != -EMFILE || loop != NULL ||
 		    strstr(vev_last_error(), "Too many open files") == NULL)
 			_exit(12);
-		struct rec t = { 0 };
+		/* Adding needs no descriptor: it works at the limit. */
+		struct rec t = { 0 }, w = { 0 };
 		if (vev_add_timer(before, 0, on_timer, &t, on_free) < 1 ||
-		    vev_run_once(before, 0) != 1 || vev_loop_free(before) != 0 ||
-		    t.freed != 1)
+		    vev_add_handle(before, p[0], VEV_READABLE, on_handle, &w,
+				   on_free) < 1 ||
+		    write(p[1], "x", 1) != 1 || vev_run_once(before, 0) != 2 ||
+		    w.last != VEV_READABLE || vev_loop_free(before) != 0 ||
+		    t.freed != 1 || w.freed != 1)
 			_exit(13);
 		_exit(0);
 	}
