@@ -98,8 +98,10 @@ static void fd_unlink(struct vev_loop *loop, struct vev_fdrec *rec,
 	*link = vev__handle_at(loop, idx)->next;
 }
 
-/* A 64-bit name for the file behind fd, or 0 if fd is not open. */
-static uint64_t file_ident(int fd)
+/* A 32-bit name for the file behind fd, or 0 if fd is not open.  Two
+ * files share a name with probability 2^-32: that is the chance that a
+ * number reused behind the loop's back goes unnoticed. */
+static uint32_t file_ident(int fd)
 {
 	struct stat st;
 
@@ -110,7 +112,7 @@ static uint64_t file_ident(int fd)
 	x ^= x >> 31;
 	x *= 0xbf58476d1ce4e5b9ULL;
 	x ^= x >> 29;
-	return x | 1; /* never 0 */
+	return (uint32_t)(x >> 32) | 1; /* never 0 */
 }
 
 static bool same_file(const struct vev_fdrec *rec, int fd)
@@ -165,10 +167,9 @@ static int fds_reserve(struct vev_loop *loop, int fd)
 {
 	if ((uint32_t)fd < loop->fds_len)
 		return 0;
-	uint32_t len = loop->fds_len + loop->fds_len / 2;
-	if (len < (uint32_t)fd + 1)
-		len = (uint32_t)fd + 1;
-	len = (len + 63) & ~63u;
+	/* Descriptor numbers grow by small steps: a fixed step of spare
+	 * records keeps reallocations rare without a proportional slack. */
+	uint32_t len = ((uint32_t)fd + 1024) & ~1023u;
 	struct vev_fdrec *fds = vev__reallocarray(loop->fds, len, sizeof(*fds));
 	if (!fds)
 		return -ENOMEM;
@@ -220,7 +221,7 @@ int vev_add_handle(vev_loop *loop, int fd, int events, vev_handle_cb cb,
 	}
 
 	struct vev_fdrec *rec = &loop->fds[fd];
-	uint64_t ident = file_ident(fd);
+	uint32_t ident = file_ident(fd);
 	/* Watches made for a file whose number now names another must not
 	 * see the new one. */
 	if (rec->head == VEV_NIL || ident != rec->ident) {
@@ -380,6 +381,13 @@ void vev__handles_apply(struct vev_loop *loop)
 		apply_fd(loop, fd);
 	}
 	fdlist_clear(&loop->dirty);
+	/* A burst of changes (thousands of adds) leaves a large, empty list:
+	 * give it back rather than hold 4 bytes per descriptor for good. */
+	if (loop->dirty.cap > 256) {
+		vev__free(loop->dirty.fds);
+		loop->dirty.fds = NULL;
+		loop->dirty.cap = 0;
+	}
 }
 
 bool vev__handles_have_synth(const struct vev_loop *loop)

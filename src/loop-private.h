@@ -74,10 +74,10 @@ struct vev_timer {
 
 /* What the loop knows of one descriptor number.  Indexed by fd. */
 struct vev_fdrec {
-	/* The file the watches on this number were made for (a hash of its
-	 * device and inode, taken when the first one was added): the number
-	 * may be closed and reused behind the loop's back. */
-	uint64_t ident;
+	/* The file the watches on this number were made for (a 32-bit hash
+	 * of its device and inode, taken when the first one was added): the
+	 * number may be closed and reused behind the loop's back. */
+	uint32_t ident;
 	uint32_t head;  /* first watch on this fd, VEV_NIL if none */
 	uint8_t want;   /* VEV_RW bits + VEV__POLLED wanted by live watches */
 	uint8_t kernel; /* same encoding, as registered in the backend */
@@ -96,7 +96,7 @@ enum {
  * memory per idle watch or timer) rests on these sizes. */
 _Static_assert(sizeof(struct vev_handle) == 40, "watch record grew");
 _Static_assert(sizeof(struct vev_timer) == 48, "timer record grew");
-_Static_assert(sizeof(struct vev_fdrec) == 16, "fd record grew");
+_Static_assert(sizeof(struct vev_fdrec) == 12, "fd record grew");
 
 struct vev_ready {
 	uint32_t idx;
