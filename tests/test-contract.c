@@ -275,6 +275,8 @@ static void rule02_zero_events_not_polled(void)
 
 /* ---- rule 3: level-triggered events ------------------------------------ */
 
+static void stop_on_timer(struct rec *r);
+
 static void rule03_level_triggered(void)
 {
 	int p[2];
@@ -326,6 +328,36 @@ static void rule03_pipe_writer_closed_hangup(void)
 	CHECK_EQ(r->events, VIR_EVENT_HANDLE_HANGUP);
 	CHECK_EQ(w->calls, 1);
 	CHECK_EQ(w->events, VIR_EVENT_HANDLE_HANGUP);
+	finish();
+}
+
+/* ERROR and HANGUP alone are polled for: they are reported, level-triggered
+ * like any condition, and data the watch does not want neither fires nor
+ * keeps the loop from blocking. */
+static void rule03_error_hangup_only(void)
+{
+	int p[2];
+	setup();
+	test_pipe(p);
+	test_write1(p[1]);
+	struct rec *r = watch(p[0], VIR_EVENT_HANDLE_ERROR |
+					    VIR_EVENT_HANDLE_HANGUP);
+	struct rec *t = timer(30);
+	t->action = stop_on_timer;
+	int iterations = 0;
+	while (!t->arg) {
+		CHECK(I->run_once(-1) >= 0);
+		CHECK(++iterations <= 5); /* not spinning on the data */
+	}
+	CHECK_EQ(r->calls, 0);
+	close(p[1]);
+	run_nowait(2);
+	if (I->caps & IMPL_ERROR_ONLY_UNPOLLED) {
+		CHECK_EQ(r->calls, 0); /* documented: not polled at all */
+	} else {
+		CHECK_EQ(r->calls, 2);
+		CHECK_EQ(r->events, VIR_EVENT_HANDLE_HANGUP);
+	}
 	finish();
 }
 
@@ -905,6 +937,8 @@ static void lv_remove_from_thread_while_blocked(void)
 	setup();
 	test_pipe(p);
 	struct rec *w = watch(p[0], VIR_EVENT_HANDLE_READABLE);
+	if (I->caps & IMPL_WATCH_CHANGE_WAKES)
+		run_nowait(1); /* documented: applying the watch wakes once */
 	struct thread_job job = { .fn = job_remove, .r = w,
 				  .wait_for_poll = true };
 	in_thread(&job, &t);
@@ -1053,6 +1087,7 @@ const struct test tests[] = {
 	{ "rule03_level_triggered", rule03_level_triggered },
 	{ "rule03_bits_ored_and_only_asked", rule03_bits_ored_and_only_asked },
 	{ "rule03_pipe_writer_closed_hangup", rule03_pipe_writer_closed_hangup },
+	{ "rule03_error_hangup_only", rule03_error_hangup_only },
 	{ "rule03_socket_peer_closed", rule03_socket_peer_closed },
 	{ "rule04_same_fd_several_watches", rule04_same_fd_several_watches },
 	{ "rule05_closed_fd_never_spins", rule05_closed_fd_never_spins },

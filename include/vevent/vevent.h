@@ -112,9 +112,12 @@ VEV_EXPORT const char *vev_loop_backend(const vev_loop *loop);
 /** Watch fd for events (VEV_READABLE | VEV_WRITABLE; ERROR and HANGUP are
  *  always reported; other bits are ignored).  events 0 registers the watch
  *  without polling it: it gets no callback at all, not even ERROR or
- *  HANGUP, until updated; VEV_ERROR or VEV_HANGUP alone polls for those.  Events are level-triggered: while a condition holds, cb
- *  runs once per iteration with all its pending bits.  The same fd may be
- *  watched several times.  ff, if not NULL, is called with opaque once the
+ *  HANGUP, until updated; VEV_ERROR or VEV_HANGUP alone polls for those.
+ *  Events are level-triggered: while a condition holds, cb runs once per
+ *  iteration with all its pending bits.  The same fd may be watched several
+ *  times.  In an iteration, due timers run first (in deadline order), then
+ *  ready watches: those on one descriptor in the order they were added,
+ *  descriptors in the order the backend reports them.  ff, if not NULL, is called with opaque once the
  *  watch is removed.
  *  Returns the watch id (> 0; ids start at 1, grow by one per successful add
  *  and are never reused), or:
