@@ -180,6 +180,7 @@ const struct vev_backend vev__backend_epoll = {
 	.fini = epoll_fini,
 	.set = epoll_set,
 	.modify_checks_file = true,
+	.set_from_any_thread = true,
 	.rebuild = epoll_rebuild,
 	.wait = epoll_wait_,
 	.collect = epoll_collect,

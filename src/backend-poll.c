@@ -181,6 +181,7 @@ const struct vev_backend vev__backend_poll = {
 	.fini = poll_fini,
 	.set = poll_set,
 	.modify_checks_file = false,
+	.set_from_any_thread = false,
 	.rebuild = poll_rebuild,
 	.wait = poll_wait,
 	.collect = poll_collect,

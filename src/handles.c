@@ -297,6 +297,16 @@ int vev_remove_handle(vev_loop *loop, int watch)
 		if (rec->head == VEV_NIL) /* what we knew of the file goes too */
 			rec->flags &= ~VEV_FD_ALWAYS;
 		refresh_want(loop, fd);
+		/* Callers close the descriptor as soon as this returns (libvirt
+		 * does, from any thread): drop the kernel registration now,
+		 * not at the next iteration, when the number may name another
+		 * file.  (Not in a forked child before its first iteration:
+		 * the epoll instance is still the parent's.) */
+		if (rec->head == VEV_NIL && rec->kernel &&
+		    loop->be->set_from_any_thread &&
+		    loop->fork_gen == atomic_load(&vev__fork_generation) &&
+		    loop->be->set(loop, fd, rec->kernel, 0) == 0)
+			rec->kernel = 0;
 		vev__freelist_push(loop, &loop->handle_frees, &loop->handles,
 				   idx);
 		vev__wake_locked(loop);
@@ -424,11 +434,18 @@ void vev__fd_ready(struct vev_loop *loop, int fd, unsigned events)
 		return;
 	}
 	bool always = rec->flags & VEV_FD_ALWAYS;
+	/* "Running" counts backend waits: one iteration may wait several
+	 * times when nothing it can dispatch comes back. */
+	uint8_t wait = (uint8_t)loop->waits;
 	if (rec->kernel == 0 && !always) {
-		/* We hold no registration for fd, yet the kernel reports it: a
-		 * file closed under its number lives on in a copy (dup, fork)
-		 * and its registration cannot be deleted any more. */
-		loop->rebuild = true;
+		/* We hold no registration for fd, yet the kernel reports it.
+		 * Once, it may be a report collected just before another
+		 * thread dropped the registration; twice running, a file
+		 * closed under its number lives on in a copy (dup, fork) and
+		 * its registration can no longer be deleted. */
+		if (rec->last_ready == (uint8_t)(wait - 1))
+			loop->rebuild = true;
+		rec->last_ready = wait;
 		return;
 	}
 	/* A watch reported ready two iterations running is checked against
@@ -436,14 +453,13 @@ void vev__fd_ready(struct vev_loop *loop, int fd, unsigned events)
 	 * lives on (dup, fork) would otherwise be reported forever, and to the
 	 * wrong file.  Watches that consume their events are never checked.
 	 * poll(2) reports by number, so there every report is checked. */
-	uint8_t iteration = (uint8_t)loop->stats[VEV_STAT_ITERATIONS];
 	if ((always || !loop->be->modify_checks_file ||
-	     rec->last_ready == (uint8_t)(iteration - 1)) &&
+	     rec->last_ready == (uint8_t)(wait - 1)) &&
 	    !same_file(rec, fd)) {
 		vev__fd_stale(loop, fd);
 		return;
 	}
-	rec->last_ready = iteration;
+	rec->last_ready = wait;
 	FD_WATCHES_FOREACH(loop, rec, idx, h)
 	{
 		if (!want_of(h))

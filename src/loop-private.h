@@ -57,20 +57,28 @@ enum {
 };
 
 /* A timer.  cb == NULL once removed.  heap_idx is its place in the heap, or
- * one of the two markers below. */
+ * one of the markers below.  Timers of period 0 are due every iteration:
+ * they skip the heap and wait on a list in arming order, linked through
+ * the deadline they do not need. */
 struct vev_timer {
 	VEV_RECORD_HEAD;
 	union {
 		int period; /* ms; < 0 disabled */
 		uint32_t link;
 	};
-	int64_t deadline; /* CLOCK_MONOTONIC ns */
+	union {
+		int64_t deadline; /* CLOCK_MONOTONIC ns */
+		struct {
+			uint32_t next, prev;
+		} zero; /* on the list of period-0 timers */
+	};
 	uint32_t heap_idx;
 	uint32_t seq;     /* arming order, breaks deadline ties */
 };
 
 #define VEV_TIMER_IDLE UINT32_MAX        /* not armed */
 #define VEV_TIMER_READY (UINT32_MAX - 1) /* collected, awaiting its callback */
+#define VEV_TIMER_ZERO (UINT32_MAX - 2)  /* on the period-0 list */
 
 /* What the loop knows of one descriptor number.  Indexed by fd. */
 struct vev_fdrec {
@@ -82,7 +90,7 @@ struct vev_fdrec {
 	uint8_t want;   /* VEV_RW bits + VEV__POLLED wanted by live watches */
 	uint8_t kernel; /* same encoding, as registered in the backend */
 	uint8_t flags;  /* VEV_FD_* */
-	uint8_t last_ready; /* low byte of the iteration it was last reported */
+	uint8_t last_ready; /* low byte of the backend wait it was last reported */
 };
 
 enum {
@@ -156,6 +164,7 @@ struct vev_loop {
 	struct vev_pool timers;
 	struct vev_idmap timer_ids;
 	int64_t next_timer_id;
+	uint32_t zero_head, zero_tail; /* period-0 timers, VEV_NIL if none */
 	uint32_t *heap;    /* pool indices, a binary min-heap */
 	uint32_t heap_len, heap_cap;
 	uint32_t seq;
@@ -184,6 +193,9 @@ struct vev_backend {
 	 * names the registered file (epoll does; poll(2) knows only numbers
 	 * and must be checked on every report too). */
 	bool modify_checks_file;
+	/* set() may run on any thread, while another waits (epoll; poll's
+	 * array belongs to the thread in poll()). */
+	bool set_from_any_thread;
 	/* Drop all kernel state and start afresh (watching loop->wake_rfd,
 	 * which may be new): after fork(), or to get rid of a registration
 	 * for a file whose number was closed while a copy keeps it alive.
@@ -245,6 +257,8 @@ void vev__timers_init(struct vev_loop *loop);
 void vev__timers_fini(struct vev_loop *loop);
 /* ms until the first deadline (0 if one is due), or -1 if none is armed. */
 int vev__timers_timeout(const struct vev_loop *loop, int64_t now);
+/* Whether collect() needs the time (some timer has a deadline). */
+bool vev__timers_need_clock(const struct vev_loop *loop);
 void vev__timers_collect(struct vev_loop *loop, int64_t now);
 unsigned vev__timers_dispatch(struct vev_loop *loop);
 void vev__timers_remove_all(struct vev_loop *loop);
@@ -255,6 +269,8 @@ size_t vev__timers_memory(const struct vev_loop *loop);
 
 void vev__heap_push(struct vev_loop *loop, uint32_t idx);
 void vev__heap_remove(struct vev_loop *loop, uint32_t idx);
+/* The timer's deadline changed: move it to its place. */
+void vev__heap_reposition(struct vev_loop *loop, uint32_t idx);
 uint32_t vev__heap_pop(struct vev_loop *loop);
 /* Make room for n entries in total; 0 or -ENOMEM. */
 int vev__heap_reserve(struct vev_loop *loop, uint32_t n);

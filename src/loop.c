@@ -244,6 +244,8 @@ static unsigned purge_list(struct vev_loop *loop, struct vev_freelist *list,
  * could hit someone else's file. */
 static unsigned purge(struct vev_loop *loop)
 {
+	if (!loop->handle_frees.count && !loop->timer_frees.count)
+		return 0;
 	/* (Not when freeing: closing the backend drops everything, and in a
 	 * forked child touching it could change the parent's registrations.) */
 	if (!loop->closing && refresh_after_fork(loop) == 0)
@@ -314,8 +316,11 @@ static int begin_locked(struct vev_loop *loop, const char *what)
 
 static int wait_timeout(struct vev_loop *loop, int64_t user_deadline)
 {
-	if (vev__handles_have_synth(loop) || loop->quit)
+	if (vev__handles_have_synth(loop) || loop->quit ||
+	    loop->zero_head != VEV_NIL || user_deadline == 0)
 		return 0;
+	if (user_deadline < 0 && loop->heap_len == 0)
+		return -1;
 	int64_t now = vev__now_ns();
 	int t = vev__timers_timeout(loop, now);
 	if (user_deadline >= 0) {
@@ -349,8 +354,11 @@ int vev_run_once(vev_loop *loop, int timeout_ms)
 		return rc;
 	}
 	loop->stats[VEV_STAT_ITERATIONS]++;
-	int64_t user_deadline =
-		timeout_ms < 0 ? -1 : vev__now_ns() + timeout_ms * 1000000LL;
+	/* -1: none; 0: do not wait (no clock needed); else an instant. */
+	int64_t user_deadline = timeout_ms < 0 ? -1 :
+				timeout_ms == 0 ?
+						0 :
+						vev__now_ns() + timeout_ms * 1000000LL;
 
 	purge(loop);
 	for (;;) {
@@ -372,13 +380,14 @@ int vev_run_once(vev_loop *loop, int timeout_ms)
 			loop->stats[VEV_STAT_WAKEUPS]++;
 		}
 		vev__handles_collect_synth(loop);
-		int64_t now = vev__now_ns();
+		bool timed = vev__timers_need_clock(loop) || user_deadline > 0;
+		int64_t now = timed ? vev__now_ns() : 0;
 		vev__timers_collect(loop, now);
 		/* Waits end early on signals, wake-ups and the kernel's own
 		 * rounding; only the last of those is not a reason to return. */
 		if (rc == -EINTR || loop->woken || loop->ready_len ||
 		    loop->due_len || timeout == 0 || loop->quit ||
-		    (user_deadline >= 0 && now >= user_deadline))
+		    (user_deadline > 0 && now >= user_deadline))
 			break;
 	}
 	if (rc < 0 && rc != -EINTR) {

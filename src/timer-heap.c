@@ -105,6 +105,18 @@ void vev__heap_remove(struct vev_loop *loop, uint32_t idx)
 		sift_down(loop, pos);
 }
 
+void vev__heap_reposition(struct vev_loop *loop, uint32_t idx)
+{
+	struct vev_timer *t = vev__timer_at(loop, idx);
+	uint32_t pos = t->heap_idx;
+
+	t->seq = loop->seq++; /* re-armed now: after equal deadlines */
+	if (pos > 0 && before(t, vev__timer_at(loop, loop->heap[(pos - 1) / 2])))
+		sift_up(loop, pos);
+	else
+		sift_down(loop, pos);
+}
+
 uint32_t vev__heap_pop(struct vev_loop *loop)
 {
 	uint32_t top = loop->heap[0];
@@ -119,9 +131,10 @@ int vev__heap_verify(const struct vev_loop *loop)
 		if (t->heap_idx != pos)
 			return vev__error(EPROTO, "timer %d: heap index %u, "
 					  "found at %u", t->id, t->heap_idx, pos);
-		if (!t->cb || t->period < 0)
+		if (!t->cb || t->period <= 0)
 			return vev__error(EPROTO, "timer %d in the heap is "
-					  "removed or disabled", t->id);
+					  "removed, disabled or of period 0",
+					  t->id);
 		if (pos > 0 && before(t, vev__timer_at(loop,
 						      loop->heap[(pos - 1) / 2])))
 			return vev__error(EPROTO, "timer %d at %u is before "

@@ -12,16 +12,48 @@ _Static_assert(offsetof(struct vev_timer, link) ==
 		       offsetof(struct vev_record, link),
 	       "free-list link must overlay the same bytes in every record");
 
-static void arm(struct vev_loop *loop, uint32_t idx, int64_t now)
+static void zero_append(struct vev_loop *loop, uint32_t idx)
+{
+	struct vev_timer *t = vev__timer_at(loop, idx);
+
+	t->heap_idx = VEV_TIMER_ZERO;
+	t->zero.next = VEV_NIL;
+	t->zero.prev = loop->zero_tail;
+	if (loop->zero_tail == VEV_NIL)
+		loop->zero_head = idx;
+	else
+		vev__timer_at(loop, loop->zero_tail)->zero.next = idx;
+	loop->zero_tail = idx;
+}
+
+static void zero_unlink(struct vev_loop *loop, uint32_t idx)
+{
+	struct vev_timer *t = vev__timer_at(loop, idx);
+
+	if (t->zero.prev == VEV_NIL)
+		loop->zero_head = t->zero.next;
+	else
+		vev__timer_at(loop, t->zero.prev)->zero.next = t->zero.next;
+	if (t->zero.next == VEV_NIL)
+		loop->zero_tail = t->zero.prev;
+	else
+		vev__timer_at(loop, t->zero.next)->zero.prev = t->zero.prev;
+	t->heap_idx = VEV_TIMER_IDLE;
+}
+
+/* Arm an idle timer by its period; the clock is read only if needed. */
+static void arm(struct vev_loop *loop, uint32_t idx)
 {
 	struct vev_timer *t = vev__timer_at(loop, idx);
 
 	if (t->period < 0) {
 		t->heap_idx = VEV_TIMER_IDLE;
-		return;
+	} else if (t->period == 0) {
+		zero_append(loop, idx);
+	} else {
+		t->deadline = vev__now_ns() + t->period * NS_PER_MS;
+		vev__heap_push(loop, idx);
 	}
-	t->deadline = now + t->period * NS_PER_MS;
-	vev__heap_push(loop, idx);
 }
 
 int vev_add_timer(vev_loop *loop, int timeout_ms, vev_timer_cb cb,
@@ -64,7 +96,7 @@ int vev_add_timer(vev_loop *loop, int timeout_ms, vev_timer_cb cb,
 	t->id = (int)loop->next_timer_id++;
 	t->period = timeout_ms;
 	vev__idmap_insert(&loop->timer_ids, t->id, idx);
-	arm(loop, idx, vev__now_ns());
+	arm(loop, idx);
 	vev__wake_locked(loop);
 	ret = t->id;
 out:
@@ -79,6 +111,8 @@ static void disarm(struct vev_loop *loop, uint32_t idx)
 
 	if (t->heap_idx == VEV_TIMER_READY)
 		t->heap_idx = VEV_TIMER_IDLE;
+	else if (t->heap_idx == VEV_TIMER_ZERO)
+		zero_unlink(loop, idx);
 	else
 		vev__heap_remove(loop, idx);
 }
@@ -95,9 +129,17 @@ int vev_update_timer(vev_loop *loop, int timer, int timeout_ms)
 	if (idx == VEV_NIL) {
 		ret = vev__error(ENOENT, "vev_update_timer: no timer %d", timer);
 	} else {
-		disarm(loop, idx);
-		vev__timer_at(loop, idx)->period = timeout_ms;
-		arm(loop, idx, vev__now_ns());
+		struct vev_timer *t = vev__timer_at(loop, idx);
+		if (timeout_ms > 0 && t->heap_idx < loop->heap_len) {
+			/* Still periodic: one sift instead of out and in. */
+			t->period = timeout_ms;
+			t->deadline = vev__now_ns() + timeout_ms * NS_PER_MS;
+			vev__heap_reposition(loop, idx);
+		} else {
+			disarm(loop, idx);
+			t->period = timeout_ms;
+			arm(loop, idx);
+		}
 		vev__wake_locked(loop);
 	}
 	pthread_mutex_unlock(&loop->lock);
@@ -130,6 +172,7 @@ void vev__timers_init(struct vev_loop *loop)
 	vev__pool_init(&loop->timers, sizeof(struct vev_timer));
 	vev__idmap_init(&loop->timer_ids, &loop->timers);
 	loop->next_timer_id = 1;
+	loop->zero_head = loop->zero_tail = VEV_NIL;
 	loop->timer_frees = (struct vev_freelist){ VEV_NIL, VEV_NIL, 0 };
 }
 
@@ -143,6 +186,8 @@ void vev__timers_fini(struct vev_loop *loop)
 
 int vev__timers_timeout(const struct vev_loop *loop, int64_t now)
 {
+	if (loop->zero_head != VEV_NIL)
+		return 0;
 	if (loop->heap_len == 0)
 		return -1;
 	int64_t left = vev__timer_at(loop, loop->heap[0])->deadline - now;
@@ -153,22 +198,42 @@ int vev__timers_timeout(const struct vev_loop *loop, int64_t now)
 	return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
+static bool due_push(struct vev_loop *loop, uint32_t idx)
+{
+	if (loop->due_len == loop->due_cap) {
+		uint32_t cap = loop->due_cap ? loop->due_cap * 2 : 32;
+		uint32_t *d = vev__reallocarray(loop->due, cap, sizeof(*d));
+		if (!d)
+			return false; /* still armed: due next iteration */
+		loop->due = d;
+		loop->due_cap = cap;
+	}
+	loop->due[loop->due_len++] = idx;
+	return true;
+}
+
+bool vev__timers_need_clock(const struct vev_loop *loop)
+{
+	return loop->heap_len > 0;
+}
+
 void vev__timers_collect(struct vev_loop *loop, int64_t now)
 {
 	while (loop->heap_len > 0 &&
 	       vev__timer_at(loop, loop->heap[0])->deadline <= now) {
-		if (loop->due_len == loop->due_cap) {
-			uint32_t cap = loop->due_cap ? loop->due_cap * 2 : 32;
-			uint32_t *d = vev__reallocarray(loop->due, cap,
-							sizeof(*d));
-			if (!d)
-				break; /* still armed: due next iteration */
-			loop->due = d;
-			loop->due_cap = cap;
-		}
+		if (!due_push(loop, loop->heap[0]))
+			return;
 		uint32_t idx = vev__heap_pop(loop);
 		vev__timer_at(loop, idx)->heap_idx = VEV_TIMER_READY;
-		loop->due[loop->due_len++] = idx;
+	}
+	/* Period 0 after the timers that came due, in arming order; the list
+	 * is rebuilt as they are re-armed at dispatch. */
+	while (loop->zero_head != VEV_NIL) {
+		uint32_t idx = loop->zero_head;
+		if (!due_push(loop, idx))
+			return;
+		zero_unlink(loop, idx);
+		vev__timer_at(loop, idx)->heap_idx = VEV_TIMER_READY;
 	}
 }
 
@@ -186,7 +251,7 @@ unsigned vev__timers_dispatch(struct vev_loop *loop)
 		/* Re-armed from the time of this dispatch, before the call so
 		 * that the callback may update or remove it. */
 		t->heap_idx = VEV_TIMER_IDLE;
-		arm(loop, idx, vev__now_ns());
+		arm(loop, idx);
 		vev_timer_cb cb = (vev_timer_cb)t->cb;
 		void *opaque = t->opaque;
 		int id = t->id;
@@ -217,7 +282,7 @@ int vev__timers_verify(const struct vev_loop *loop)
 	if (rc < 0)
 		return rc;
 
-	uint32_t armed = 0, live = 0;
+	uint32_t armed = 0, live = 0, zeros = 0;
 	for (uint32_t idx = 0; idx < loop->timers.top; idx++) {
 		const struct vev_timer *t = vev__timer_at(loop, idx);
 		if (vev__idmap_find(&loop->timer_ids, t->id) != idx)
@@ -227,12 +292,16 @@ int vev__timers_verify(const struct vev_loop *loop)
 			return vev__error(EPROTO, "timer %d is in the id table "
 					  "but removed", t->id);
 		bool in_heap = t->heap_idx < loop->heap_len;
+		bool on_zero = t->heap_idx == VEV_TIMER_ZERO;
 		if (in_heap)
 			armed++;
-		if (!loop->running && in_heap != (t->period >= 0))
-			return vev__error(EPROTO, "timer %d (period %d) %s in "
-					  "the heap", t->id, t->period,
-					  in_heap ? "is" : "is not");
+		if (on_zero)
+			zeros++;
+		if (!loop->running && (in_heap != (t->period > 0) ||
+				       on_zero != (t->period == 0)))
+			return vev__error(EPROTO, "timer %d (period %d) is "
+					  "armed in the wrong place", t->id,
+					  t->period);
 	}
 	if (live != loop->timer_ids.count)
 		return vev__error(EPROTO, "%u live timers, %u in the id table",
@@ -240,6 +309,19 @@ int vev__timers_verify(const struct vev_loop *loop)
 	if (armed != loop->heap_len)
 		return vev__error(EPROTO, "%u timers in the heap, %u armed",
 				  loop->heap_len, armed);
+	uint32_t listed = 0, prev = VEV_NIL;
+	for (uint32_t i = loop->zero_head; i != VEV_NIL;
+	     i = vev__timer_at(loop, i)->zero.next) {
+		const struct vev_timer *t = vev__timer_at(loop, i);
+		if (t->heap_idx != VEV_TIMER_ZERO || t->zero.prev != prev ||
+		    ++listed > zeros)
+			return vev__error(EPROTO, "broken list of period-0 "
+					  "timers at timer %d", t->id);
+		prev = i;
+	}
+	if (listed != zeros || prev != loop->zero_tail)
+		return vev__error(EPROTO, "%u period-0 timers, %u listed", zeros,
+				  listed);
 	return 0;
 }
 
