@@ -1,0 +1,21 @@
+set terminal svg size 860,520 dynamic enhanced font 'sans,11' background rgb 'white'
+set output 'pipes_a1.svg'
+set title "pipes: A = 1 active, W = 1000 writes (CPU time per round)"
+set xlabel "N watched descriptors (log)"
+set ylabel "µs per round (log)"
+set logscale x
+set xrange [71.4286:27860]
+set logscale y
+set format y '10^{%L}'
+set grid xtics ytics mxtics mytics lc rgb '#dddddd'
+set key outside right top
+set datafile missing 'NaN'
+plot 'pipes_a1.dat' using 1:2 with linespoints lw 2 lc rgb '#000000' dt 1 pt 7 ps 0.9 title 'floor', \
+     'pipes_a1.dat' using 1:3 with linespoints lw 2 lc rgb '#d62728' dt 1 pt 5 ps 0.9 title 'vevent-epoll', \
+     'pipes_a1.dat' using 1:4 with linespoints lw 2 lc rgb '#ff7f0e' dt 2 pt 5 ps 0.9 title 'vevent-poll', \
+     'pipes_a1.dat' using 1:5 with linespoints lw 2 lc rgb '#e377c2' dt 3 pt 9 ps 0.9 title 'vevent-compat', \
+     'pipes_a1.dat' using 1:6 with linespoints lw 2 lc rgb '#8c564b' dt 1 pt 13 ps 0.9 title 'libvirt', \
+     'pipes_a1.dat' using 1:7 with linespoints lw 2 lc rgb '#1f77b4' dt 1 pt 11 ps 0.9 title 'libev', \
+     'pipes_a1.dat' using 1:8 with linespoints lw 2 lc rgb '#2ca02c' dt 1 pt 4 ps 0.9 title 'libevent', \
+     'pipes_a1.dat' using 1:9 with linespoints lw 2 lc rgb '#9467bd' dt 1 pt 6 ps 0.9 title 'libuv', \
+     'pipes_a1.dat' using 1:10 with linespoints lw 2 lc rgb '#17becf' dt 1 pt 8 ps 0.9 title 'glib'
