@@ -15,7 +15,8 @@ void vev__free(void *ptr);
 /* Fault injection, for tests: the `k`-th fallible operation from now
  * (1-based; allocations and the system calls of sys.h count alike) fails,
  * and every later one succeeds; 0 disarms.  vev__fault_count() says how
- * many operations happened since the last arming. */
+ * many operations happened since the last arming; a disarmed library
+ * does not count. */
 void vev__fault_arm(unsigned long k);
 unsigned long vev__fault_count(void);
 

@@ -11,12 +11,17 @@
 
 /* Counts down to the fallible operation (allocation or system call) that
  * must fail; 0 means disarmed.  Atomic because operations happen on every
- * thread that calls the API. */
+ * thread that calls the API.  Operations are counted only between an arm
+ * and the disarm that ends it: a disarmed library pays one plain load per
+ * operation, not a locked increment of a shared counter on every wait. */
 static atomic_ulong fault_countdown;
 static atomic_ulong fault_seen;
+static atomic_bool fault_active;
 
 static bool inject_failure(void)
 {
+	if (!atomic_load_explicit(&fault_active, memory_order_relaxed))
+		return false;
 	atomic_fetch_add_explicit(&fault_seen, 1, memory_order_relaxed);
 	unsigned long left = atomic_load_explicit(&fault_countdown,
 						  memory_order_relaxed);
@@ -30,8 +35,10 @@ static bool inject_failure(void)
 
 void vev__fault_arm(unsigned long k)
 {
+	atomic_store(&fault_active, false);
 	atomic_store(&fault_seen, 0);
 	atomic_store(&fault_countdown, k);
+	atomic_store(&fault_active, k != 0);
 }
 
 unsigned long vev__fault_count(void)

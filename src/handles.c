@@ -400,11 +400,6 @@ void vev__handles_apply(struct vev_loop *loop)
 	}
 }
 
-bool vev__handles_have_synth(const struct vev_loop *loop)
-{
-	return loop->synth.len > 0 || loop->synth.overflow;
-}
-
 static bool ready_push(struct vev_loop *loop, uint32_t idx, unsigned events)
 {
 	if (loop->ready_len == loop->ready_cap) {

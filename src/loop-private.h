@@ -16,6 +16,13 @@
 #include "idmap.h"
 #include "pool.h"
 
+/* Rarely taken paths, kept out of the hot code around them. */
+#ifdef __GNUC__
+#define VEV_COLD __attribute__((cold, noinline))
+#else
+#define VEV_COLD
+#endif
+
 #define VEV_RW (VEV_READABLE | VEV_WRITABLE)
 #define VEV_ALL_EVENTS (VEV_READABLE | VEV_WRITABLE | VEV_ERROR | VEV_HANGUP)
 /* Backend-only bit: poll(2) said the descriptor is not open (POLLNVAL). */
@@ -57,23 +64,29 @@ enum {
 };
 
 /* A timer.  cb == NULL once removed.  heap_idx is its place in the heap, or
- * one of the markers below.  Timers of period 0 are due every iteration:
- * they skip the heap and wait on a list in arming order, linked through
- * the deadline they do not need. */
+ * one of the markers below; its deadline is in its heap entry.  Timers of
+ * period 0 are due every iteration: they skip the heap and wait on a list in
+ * arming order, linked through the period they are known to have and the
+ * sequence number only the heap needs. */
 struct vev_timer {
 	VEV_RECORD_HEAD;
 	union {
-		int period; /* ms; < 0 disabled */
-		uint32_t link;
-	};
-	union {
-		int64_t deadline; /* CLOCK_MONOTONIC ns */
-		struct {
-			uint32_t next, prev;
-		} zero; /* on the list of period-0 timers */
+		int period;     /* ms; < 0 disabled */
+		uint32_t link;  /* on a free list */
+		uint32_t zprev; /* on the period-0 list (heap_idx ZERO) */
 	};
 	uint32_t heap_idx;
-	uint32_t seq;     /* arming order, breaks deadline ties */
+	union {
+		uint32_t seq;   /* arming order, breaks deadline ties */
+		uint32_t znext; /* on the period-0 list */
+	};
+};
+
+/* One heap slot: the deadline (CLOCK_MONOTONIC ns, as two words so that the
+ * entry takes 12 bytes) and the timer's pool index. */
+struct vev_heap_entry {
+	uint32_t deadline[2];
+	uint32_t idx;
 };
 
 #define VEV_TIMER_IDLE UINT32_MAX        /* not armed */
@@ -103,7 +116,8 @@ enum {
 /* The per-registration memory budget (DESIGN.md: at most 64 bytes of loop
  * memory per idle watch or timer) rests on these sizes. */
 _Static_assert(sizeof(struct vev_handle) == 40, "watch record grew");
-_Static_assert(sizeof(struct vev_timer) == 48, "timer record grew");
+_Static_assert(sizeof(struct vev_timer) == 40, "timer record grew");
+_Static_assert(sizeof(struct vev_heap_entry) == 12, "heap entry grew");
 _Static_assert(sizeof(struct vev_fdrec) == 12, "fd record grew");
 
 struct vev_ready {
@@ -165,7 +179,7 @@ struct vev_loop {
 	struct vev_idmap timer_ids;
 	int64_t next_timer_id;
 	uint32_t zero_head, zero_tail; /* period-0 timers, VEV_NIL if none */
-	uint32_t *heap;    /* pool indices, a binary min-heap */
+	struct vev_heap_entry *heap; /* a binary min-heap */
 	uint32_t heap_len, heap_cap;
 	uint32_t seq;
 	uint32_t *due;     /* timers collected this iteration */
@@ -245,7 +259,10 @@ void vev__handles_fini(struct vev_loop *loop);
 void vev__handles_apply(struct vev_loop *loop);
 /* The kernel state was rebuilt: register every descriptor again. */
 void vev__handles_forget_kernel(struct vev_loop *loop);
-bool vev__handles_have_synth(const struct vev_loop *loop);
+static inline bool vev__handles_have_synth(const struct vev_loop *loop)
+{
+	return loop->synth.len > 0 || loop->synth.overflow;
+}
 void vev__handles_collect_synth(struct vev_loop *loop);
 unsigned vev__handles_dispatch(struct vev_loop *loop);
 void vev__handles_remove_all(struct vev_loop *loop);
@@ -257,8 +274,6 @@ void vev__timers_init(struct vev_loop *loop);
 void vev__timers_fini(struct vev_loop *loop);
 /* ms until the first deadline (0 if one is due), or -1 if none is armed. */
 int vev__timers_timeout(const struct vev_loop *loop, int64_t now);
-/* Whether collect() needs the time (some timer has a deadline). */
-bool vev__timers_need_clock(const struct vev_loop *loop);
 void vev__timers_collect(struct vev_loop *loop, int64_t now);
 unsigned vev__timers_dispatch(struct vev_loop *loop);
 void vev__timers_remove_all(struct vev_loop *loop);
@@ -267,11 +282,14 @@ size_t vev__timers_memory(const struct vev_loop *loop);
 
 /* ---- timers (timer-heap.c) --------------------------------------------- */
 
-void vev__heap_push(struct vev_loop *loop, uint32_t idx);
+void vev__heap_push(struct vev_loop *loop, uint32_t idx, int64_t deadline);
 void vev__heap_remove(struct vev_loop *loop, uint32_t idx);
-/* The timer's deadline changed: move it to its place. */
-void vev__heap_reposition(struct vev_loop *loop, uint32_t idx);
+/* The timer, in the heap, gets a new deadline: move it to its place. */
+void vev__heap_reposition(struct vev_loop *loop, uint32_t idx,
+			  int64_t deadline);
 uint32_t vev__heap_pop(struct vev_loop *loop);
+/* The first deadline; the heap must not be empty. */
+int64_t vev__heap_top_deadline(const struct vev_loop *loop);
 /* Make room for n entries in total; 0 or -ENOMEM. */
 int vev__heap_reserve(struct vev_loop *loop, uint32_t n);
 int vev__heap_verify(const struct vev_loop *loop);
@@ -279,13 +297,15 @@ int vev__heap_verify(const struct vev_loop *loop);
 static inline struct vev_timer *vev__timer_at(const struct vev_loop *loop,
 					      uint32_t idx)
 {
-	return (struct vev_timer *)vev__pool_at(&loop->timers, idx);
+	return (struct vev_timer *)vev__pool_at_sized(&loop->timers, idx,
+						      sizeof(struct vev_timer));
 }
 
 static inline struct vev_handle *vev__handle_at(const struct vev_loop *loop,
 						uint32_t idx)
 {
-	return (struct vev_handle *)vev__pool_at(&loop->handles, idx);
+	return (struct vev_handle *)vev__pool_at_sized(
+		&loop->handles, idx, sizeof(struct vev_handle));
 }
 
 int64_t vev__now_ns(void);

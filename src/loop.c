@@ -347,7 +347,9 @@ int vev_run_once(vev_loop *loop, int timeout_ms)
 		pthread_mutex_unlock(&loop->lock);
 		return rc;
 	}
-	rc = refresh_after_fork(loop);
+	rc = loop->fork_gen == atomic_load(&vev__fork_generation) ?
+		     0 :
+		     refresh_after_fork(loop);
 	if (rc < 0) {
 		loop->running = false;
 		pthread_mutex_unlock(&loop->lock);
@@ -363,14 +365,22 @@ int vev_run_once(vev_loop *loop, int timeout_ms)
 	purge(loop);
 	for (;;) {
 		rebuild_if_needed(loop);
-		vev__handles_apply(loop);
+		if (loop->dirty.len || loop->dirty.overflow)
+			vev__handles_apply(loop);
 		int timeout = wait_timeout(loop, user_deadline);
-		loop->polling = true;
 		loop->waits++;
-		pthread_mutex_unlock(&loop->lock);
-		rc = loop->be->wait(loop, timeout);
-		pthread_mutex_lock(&loop->lock);
-		loop->polling = false;
+		if (timeout == 0) {
+			/* A wait that cannot block keeps the lock: other
+			 * threads wait one system call at most, and a busy
+			 * loop saves a lock round trip per iteration. */
+			rc = loop->be->wait(loop, 0);
+		} else {
+			loop->polling = true;
+			pthread_mutex_unlock(&loop->lock);
+			rc = loop->be->wait(loop, timeout);
+			pthread_mutex_lock(&loop->lock);
+			loop->polling = false;
+		}
 		loop->woken = false;
 		if (rc < 0 && rc != -EINTR)
 			break;
@@ -379,10 +389,12 @@ int vev_run_once(vev_loop *loop, int timeout_ms)
 			drain_wake_fd(loop);
 			loop->stats[VEV_STAT_WAKEUPS]++;
 		}
-		vev__handles_collect_synth(loop);
-		bool timed = vev__timers_need_clock(loop) || user_deadline > 0;
+		if (vev__handles_have_synth(loop))
+			vev__handles_collect_synth(loop);
+		bool timed = loop->heap_len > 0 || user_deadline > 0;
 		int64_t now = timed ? vev__now_ns() : 0;
-		vev__timers_collect(loop, now);
+		if (loop->heap_len > 0 || loop->zero_head != VEV_NIL)
+			vev__timers_collect(loop, now);
 		/* Waits end early on signals, wake-ups and the kernel's own
 		 * rounding; only the last of those is not a reason to return. */
 		if (rc == -EINTR || loop->woken || loop->ready_len ||
@@ -395,8 +407,9 @@ int vev_run_once(vev_loop *loop, int timeout_ms)
 				loop->be->name, strerror(-rc));
 	} else {
 		/* Timers first, then descriptors, as libvirt does. */
-		rc = (int)vev__timers_dispatch(loop);
-		rc += (int)vev__handles_dispatch(loop);
+		rc = loop->due_len ? (int)vev__timers_dispatch(loop) : 0;
+		if (loop->ready_len)
+			rc += (int)vev__handles_dispatch(loop);
 	}
 	purge(loop);
 	loop->running = false;

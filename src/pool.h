@@ -34,4 +34,13 @@ static inline void *vev__pool_at(const struct vev_pool *pool, uint32_t idx)
 	       (size_t)(idx & (VEV_POOL_CHUNK - 1)) * pool->elem_size;
 }
 
+/* The same, for a caller that knows the record size: a constant size turns
+ * the multiplication into an address computation. */
+static inline void *vev__pool_at_sized(const struct vev_pool *pool,
+				       uint32_t idx, size_t elem_size)
+{
+	return pool->chunks[idx >> VEV_POOL_CHUNK_SHIFT] +
+	       (size_t)(idx & (VEV_POOL_CHUNK - 1)) * elem_size;
+}
+
 #endif

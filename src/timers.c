@@ -17,12 +17,12 @@ static void zero_append(struct vev_loop *loop, uint32_t idx)
 	struct vev_timer *t = vev__timer_at(loop, idx);
 
 	t->heap_idx = VEV_TIMER_ZERO;
-	t->zero.next = VEV_NIL;
-	t->zero.prev = loop->zero_tail;
+	t->znext = VEV_NIL;
+	t->zprev = loop->zero_tail; /* in place of its period, 0 */
 	if (loop->zero_tail == VEV_NIL)
 		loop->zero_head = idx;
 	else
-		vev__timer_at(loop, loop->zero_tail)->zero.next = idx;
+		vev__timer_at(loop, loop->zero_tail)->znext = idx;
 	loop->zero_tail = idx;
 }
 
@@ -30,14 +30,15 @@ static void zero_unlink(struct vev_loop *loop, uint32_t idx)
 {
 	struct vev_timer *t = vev__timer_at(loop, idx);
 
-	if (t->zero.prev == VEV_NIL)
-		loop->zero_head = t->zero.next;
+	if (t->zprev == VEV_NIL)
+		loop->zero_head = t->znext;
 	else
-		vev__timer_at(loop, t->zero.prev)->zero.next = t->zero.next;
-	if (t->zero.next == VEV_NIL)
-		loop->zero_tail = t->zero.prev;
+		vev__timer_at(loop, t->zprev)->znext = t->znext;
+	if (t->znext == VEV_NIL)
+		loop->zero_tail = t->zprev;
 	else
-		vev__timer_at(loop, t->zero.next)->zero.prev = t->zero.prev;
+		vev__timer_at(loop, t->znext)->zprev = t->zprev;
+	t->period = 0;
 	t->heap_idx = VEV_TIMER_IDLE;
 }
 
@@ -51,8 +52,8 @@ static void arm(struct vev_loop *loop, uint32_t idx)
 	} else if (t->period == 0) {
 		zero_append(loop, idx);
 	} else {
-		t->deadline = vev__now_ns() + t->period * NS_PER_MS;
-		vev__heap_push(loop, idx);
+		vev__heap_push(loop, idx,
+			       vev__now_ns() + t->period * NS_PER_MS);
 	}
 }
 
@@ -133,8 +134,8 @@ int vev_update_timer(vev_loop *loop, int timer, int timeout_ms)
 		if (timeout_ms > 0 && t->heap_idx < loop->heap_len) {
 			/* Still periodic: one sift instead of out and in. */
 			t->period = timeout_ms;
-			t->deadline = vev__now_ns() + timeout_ms * NS_PER_MS;
-			vev__heap_reposition(loop, idx);
+			vev__heap_reposition(loop, idx, vev__now_ns() +
+							timeout_ms * NS_PER_MS);
 		} else {
 			disarm(loop, idx);
 			t->period = timeout_ms;
@@ -158,9 +159,18 @@ int vev_remove_timer(vev_loop *loop, int timer)
 	if (idx == VEV_NIL) {
 		ret = vev__error(ENOENT, "vev_remove_timer: no timer %d", timer);
 	} else {
+		struct vev_timer *t = vev__timer_at(loop, idx);
 		disarm(loop, idx);
-		vev__timer_at(loop, idx)->cb = NULL;
-		vev__freelist_push(loop, &loop->timer_frees, &loop->timers, idx);
+		if (t->ff) {
+			t->cb = NULL;
+			vev__freelist_push(loop, &loop->timer_frees,
+					   &loop->timers, idx);
+		} else {
+			/* Nothing to call later, so nothing to keep.  An
+			 * entry for it on this iteration's due list is
+			 * skipped: only collecting makes a timer READY. */
+			vev__pool_release(&loop->timers, idx);
+		}
 		vev__wake_locked(loop);
 	}
 	pthread_mutex_unlock(&loop->lock);
@@ -190,7 +200,7 @@ int vev__timers_timeout(const struct vev_loop *loop, int64_t now)
 		return 0;
 	if (loop->heap_len == 0)
 		return -1;
-	int64_t left = vev__timer_at(loop, loop->heap[0])->deadline - now;
+	int64_t left = vev__heap_top_deadline(loop) - now;
 	if (left <= 0)
 		return 0;
 	/* Round up: waking before the deadline would only spin until it. */
@@ -212,16 +222,10 @@ static bool due_push(struct vev_loop *loop, uint32_t idx)
 	return true;
 }
 
-bool vev__timers_need_clock(const struct vev_loop *loop)
-{
-	return loop->heap_len > 0;
-}
-
 void vev__timers_collect(struct vev_loop *loop, int64_t now)
 {
-	while (loop->heap_len > 0 &&
-	       vev__timer_at(loop, loop->heap[0])->deadline <= now) {
-		if (!due_push(loop, loop->heap[0]))
+	while (loop->heap_len > 0 && vev__heap_top_deadline(loop) <= now) {
+		if (!due_push(loop, loop->heap[0].idx))
 			return;
 		uint32_t idx = vev__heap_pop(loop);
 		vev__timer_at(loop, idx)->heap_idx = VEV_TIMER_READY;
@@ -293,15 +297,16 @@ int vev__timers_verify(const struct vev_loop *loop)
 					  "but removed", t->id);
 		bool in_heap = t->heap_idx < loop->heap_len;
 		bool on_zero = t->heap_idx == VEV_TIMER_ZERO;
+		int period = on_zero ? 0 : t->period;
 		if (in_heap)
 			armed++;
 		if (on_zero)
 			zeros++;
-		if (!loop->running && (in_heap != (t->period > 0) ||
-				       on_zero != (t->period == 0)))
+		if (!loop->running && (in_heap != (period > 0) ||
+				       on_zero != (period == 0)))
 			return vev__error(EPROTO, "timer %d (period %d) is "
 					  "armed in the wrong place", t->id,
-					  t->period);
+					  period);
 	}
 	if (live != loop->timer_ids.count)
 		return vev__error(EPROTO, "%u live timers, %u in the id table",
@@ -311,9 +316,13 @@ int vev__timers_verify(const struct vev_loop *loop)
 				  loop->heap_len, armed);
 	uint32_t listed = 0, prev = VEV_NIL;
 	for (uint32_t i = loop->zero_head; i != VEV_NIL;
-	     i = vev__timer_at(loop, i)->zero.next) {
+	     i = vev__timer_at(loop, i)->znext) {
+		if (i >= loop->timers.top)
+			return vev__error(EPROTO, "the list of period-0 timers "
+					  "names record %u of %u", i,
+					  loop->timers.top);
 		const struct vev_timer *t = vev__timer_at(loop, i);
-		if (t->heap_idx != VEV_TIMER_ZERO || t->zero.prev != prev ||
+		if (t->heap_idx != VEV_TIMER_ZERO || t->zprev != prev ||
 		    ++listed > zeros)
 			return vev__error(EPROTO, "broken list of period-0 "
 					  "timers at timer %d", t->id);
@@ -329,6 +338,6 @@ size_t vev__timers_memory(const struct vev_loop *loop)
 {
 	return vev__pool_memory(&loop->timers) +
 	       vev__idmap_memory(&loop->timer_ids) +
-	       (size_t)loop->heap_cap * sizeof(uint32_t) +
+	       (size_t)loop->heap_cap * sizeof(struct vev_heap_entry) +
 	       (size_t)loop->due_cap * sizeof(uint32_t);
 }

@@ -315,8 +315,9 @@ static void drain_runs_pending_free_callbacks(void)
 	CHECK_EQ(frees, 0);
 	uint64_t pending;
 	CHECK_EQ(vev_loop_stat(loop, VEV_STAT_PENDING_FREES, &pending), 0);
-	CHECK_EQ(pending, 2);
-	CHECK_EQ(vev_loop_drain(loop), 1); /* only one had a free callback */
+	/* A timer without a free callback leaves nothing to do later. */
+	CHECK_EQ(pending, 1);
+	CHECK_EQ(vev_loop_drain(loop), 1);
 	CHECK_EQ(frees, 1);
 	CHECK_EQ(vev_loop_drain(loop), 0);
 	free_loop(loop);

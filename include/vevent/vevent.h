@@ -228,7 +228,7 @@ enum vev_stat {
 	VEV_STAT_WAKEUPS,        /* cross-thread wake-ups received */
 	VEV_STAT_HANDLES,        /* watches registered now */
 	VEV_STAT_TIMERS,         /* timers registered now */
-	VEV_STAT_PENDING_FREES,  /* removals whose free callback has not run */
+	VEV_STAT_PENDING_FREES,  /* removals the loop has yet to finish */
 	VEV_STAT_MEMORY,         /* bytes of heap memory the loop holds */
 	VEV_STAT_COUNT_
 };
