@@ -57,14 +57,9 @@ static void place(struct vev_idmap *map, uint32_t *buckets, int id,
 	buckets[i] = value;
 }
 
-int vev__idmap_reserve(struct vev_idmap *map)
+int vev__idmap_grow(struct vev_idmap *map)
 {
 	uint32_t cap = map->buckets ? map->mask + 1 : 0;
-
-	/* Keep the load at most 7/8: linear probing stays short because
-	 * sequential ids rarely collide. */
-	if ((uint64_t)(map->count + 1) * 8 <= (uint64_t)cap * 7)
-		return 0;
 	uint32_t ncap = cap ? cap * 2 : 16;
 	if (ncap == 0)
 		return -ENOMEM;
@@ -94,10 +89,13 @@ static uint32_t slot_of(const struct vev_idmap *map, int id)
 	for (uint32_t i = (uint32_t)id & map->mask, d = 0;;
 	     i = (i + 1) & map->mask, d++) {
 		uint32_t v = map->buckets[i];
-		if (v == 0 || distance(map, i, v) < d)
-			return VEV_NIL; /* id would sit here or earlier */
-		if (id_of(map, v) == id)
+		if (v == 0)
+			return VEV_NIL;
+		int found = id_of(map, v);
+		if (found == id)
 			return i;
+		if (((i - ((uint32_t)found & map->mask)) & map->mask) < d)
+			return VEV_NIL; /* id would sit here or earlier */
 	}
 }
 

@@ -20,8 +20,19 @@ struct vev_idmap {
 
 void vev__idmap_init(struct vev_idmap *map, const struct vev_pool *pool);
 void vev__idmap_fini(struct vev_idmap *map);
-/* Make room for one more entry; 0 or -ENOMEM.  Call before insert. */
-int vev__idmap_reserve(struct vev_idmap *map);
+int vev__idmap_grow(struct vev_idmap *map);
+
+/* Make room for one more entry; 0 or -ENOMEM.  Call before insert.  The
+ * load stays at most 7/8: linear probing stays short because sequential
+ * ids rarely collide. */
+static inline int vev__idmap_reserve(struct vev_idmap *map)
+{
+	uint64_t cap = map->buckets ? (uint64_t)map->mask + 1 : 0;
+
+	if ((uint64_t)(map->count + 1) * 8 <= cap * 7)
+		return 0;
+	return vev__idmap_grow(map);
+}
 void vev__idmap_insert(struct vev_idmap *map, int id, uint32_t idx);
 /* The pool index of id, or VEV_NIL. */
 uint32_t vev__idmap_find(const struct vev_idmap *map, int id);

@@ -240,8 +240,16 @@ extern atomic_ulong vev__fork_generation;
 
 /* ---- shared by loop.c, handles.c, timers.c ---------------------------- */
 
-/* Wake the loop thread if it is blocked in the backend.  Lock held. */
-void vev__wake_locked(struct vev_loop *loop);
+void vev__wake_polling(struct vev_loop *loop);
+
+/* Wake the loop thread if it is blocked in the backend.  Lock held.  Only
+ * a loop blocked in the backend needs a kick; one that is dispatching reads
+ * the new state under the lock before it waits. */
+static inline void vev__wake_locked(struct vev_loop *loop)
+{
+	if (loop->polling)
+		vev__wake_polling(loop);
+}
 /* Queue a removed record (cb already NULL) for its free callback. */
 void vev__freelist_push(struct vev_loop *loop, struct vev_freelist *list,
 			struct vev_pool *pool, uint32_t idx);
@@ -290,8 +298,13 @@ void vev__heap_reposition(struct vev_loop *loop, uint32_t idx,
 uint32_t vev__heap_pop(struct vev_loop *loop);
 /* The first deadline; the heap must not be empty. */
 int64_t vev__heap_top_deadline(const struct vev_loop *loop);
+int vev__heap_grow(struct vev_loop *loop, uint32_t n);
+
 /* Make room for n entries in total; 0 or -ENOMEM. */
-int vev__heap_reserve(struct vev_loop *loop, uint32_t n);
+static inline int vev__heap_reserve(struct vev_loop *loop, uint32_t n)
+{
+	return n <= loop->heap_cap ? 0 : vev__heap_grow(loop, n);
+}
 int vev__heap_verify(const struct vev_loop *loop);
 
 static inline struct vev_timer *vev__timer_at(const struct vev_loop *loop,

@@ -164,13 +164,11 @@ const char *vev_loop_backend(const vev_loop *loop)
 
 /* ---- wake-ups and free callbacks --------------------------------------- */
 
-void vev__wake_locked(struct vev_loop *loop)
+/* The loop thread is blocked in the backend (lock held).  The flag keeps
+ * a burst of calls to a single write. */
+void vev__wake_polling(struct vev_loop *loop)
 {
-	/* Only a loop blocked in the backend needs a kick; one that is
-	 * dispatching reads the new state under the lock before it waits.
-	 * The flag keeps a burst of calls to a single write. */
-	if (!loop->polling ||
-	    atomic_exchange_explicit(&loop->wake_pending, true,
+	if (atomic_exchange_explicit(&loop->wake_pending, true,
 				     memory_order_acq_rel))
 		return;
 	uint64_t one = 1;

@@ -20,39 +20,33 @@ void vev__pool_fini(struct vev_pool *pool)
 	vev__pool_init(pool, pool->elem_size);
 }
 
+/* The free list is empty and the chunks are full: add a chunk. */
+uint32_t vev__pool_grow(struct vev_pool *pool)
+{
+	if (pool->top == VEV_NIL - 1)
+		return VEV_NIL;
+	if (pool->nchunks == pool->chunks_cap) {
+		uint32_t cap = pool->chunks_cap ? pool->chunks_cap * 2 : 4;
+		char **c = vev__reallocarray(pool->chunks, cap, sizeof(*c));
+		if (!c)
+			return VEV_NIL;
+		pool->chunks = c;
+		pool->chunks_cap = cap;
+	}
+	char *mem = vev__malloc((size_t)VEV_POOL_CHUNK * pool->elem_size);
+	if (!mem)
+		return VEV_NIL;
+	pool->chunks[pool->nchunks++] = mem;
+	pool->used++;
+	return pool->top++;
+}
+
 uint32_t vev__pool_alloc(struct vev_pool *pool)
 {
-	uint32_t idx;
+	uint32_t idx = vev__pool_alloc_raw(pool);
 
-	if (pool->free_head != VEV_NIL) {
-		idx = pool->free_head;
-		memcpy(&pool->free_head, vev__pool_at(pool, idx),
-		       sizeof(uint32_t));
-	} else {
-		if (pool->top == VEV_NIL - 1)
-			return VEV_NIL;
-		uint32_t chunk = pool->top >> VEV_POOL_CHUNK_SHIFT;
-		if (chunk == pool->nchunks) {
-			if (pool->nchunks == pool->chunks_cap) {
-				uint32_t cap = pool->chunks_cap ?
-						       pool->chunks_cap * 2 : 4;
-				char **c = vev__reallocarray(pool->chunks, cap,
-							     sizeof(*c));
-				if (!c)
-					return VEV_NIL;
-				pool->chunks = c;
-				pool->chunks_cap = cap;
-			}
-			char *mem = vev__malloc((size_t)VEV_POOL_CHUNK *
-						pool->elem_size);
-			if (!mem)
-				return VEV_NIL;
-			pool->chunks[pool->nchunks++] = mem;
-		}
-		idx = pool->top++;
-	}
-	memset(vev__pool_at(pool, idx), 0, pool->elem_size);
-	pool->used++;
+	if (idx != VEV_NIL)
+		memset(vev__pool_at(pool, idx), 0, pool->elem_size);
 	return idx;
 }
 

@@ -54,23 +54,24 @@ static void put(struct vev_loop *loop, uint32_t pos,
 	vev__timer_at(loop, e->idx)->heap_idx = pos;
 }
 
-static void sift_up(struct vev_loop *loop, uint32_t pos)
+/* Place e, whose slot is pos, at or above pos. */
+static void sift_up(struct vev_loop *loop, uint32_t pos,
+		    const struct vev_heap_entry *e)
 {
-	struct vev_heap_entry e = loop->heap[pos];
-
 	while (pos > 0) {
 		uint32_t parent = (pos - 1) / 2;
-		if (!before(loop, &e, &loop->heap[parent]))
+		if (!before(loop, e, &loop->heap[parent]))
 			break;
 		put(loop, pos, &loop->heap[parent]);
 		pos = parent;
 	}
-	put(loop, pos, &e);
+	put(loop, pos, e);
 }
 
-static void sift_down(struct vev_loop *loop, uint32_t pos)
+/* Place e, whose slot is pos, at or below pos. */
+static void sift_down(struct vev_loop *loop, uint32_t pos,
+		      const struct vev_heap_entry *e)
 {
-	struct vev_heap_entry e = loop->heap[pos];
 	uint32_t n = loop->heap_len;
 
 	for (;;) {
@@ -80,28 +81,26 @@ static void sift_down(struct vev_loop *loop, uint32_t pos)
 		if (child + 1 < n &&
 		    before(loop, &loop->heap[child + 1], &loop->heap[child]))
 			child++;
-		if (!before(loop, &loop->heap[child], &e))
+		if (!before(loop, &loop->heap[child], e))
 			break;
 		put(loop, pos, &loop->heap[child]);
 		pos = child;
 	}
-	put(loop, pos, &e);
+	put(loop, pos, e);
 }
 
-/* Entry pos changed its key: move it up or down to its place. */
-static void settle(struct vev_loop *loop, uint32_t pos)
+/* Place e, whose slot is pos, wherever its key puts it. */
+static void settle(struct vev_loop *loop, uint32_t pos,
+		   const struct vev_heap_entry *e)
 {
-	if (pos > 0 &&
-	    before(loop, &loop->heap[pos], &loop->heap[(pos - 1) / 2]))
-		sift_up(loop, pos);
+	if (pos > 0 && before(loop, e, &loop->heap[(pos - 1) / 2]))
+		sift_up(loop, pos, e);
 	else
-		sift_down(loop, pos);
+		sift_down(loop, pos, e);
 }
 
-int vev__heap_reserve(struct vev_loop *loop, uint32_t n)
+int vev__heap_grow(struct vev_loop *loop, uint32_t n)
 {
-	if (n <= loop->heap_cap)
-		return 0;
 	/* Grow by an eighth: the heap holds an entry for every timer, armed
 	 * or not, and its slack counts against the 64 bytes per timer.  Past
 	 * the allocator's mmap threshold, growing is a page remap anyway. */
@@ -120,12 +119,11 @@ int vev__heap_reserve(struct vev_loop *loop, uint32_t n)
 /* Room is reserved: the heap has an entry for every timer. */
 void vev__heap_push(struct vev_loop *loop, uint32_t idx, int64_t deadline)
 {
-	struct vev_heap_entry *e = &loop->heap[loop->heap_len];
+	struct vev_heap_entry e = {.idx = idx};
 
 	vev__timer_at(loop, idx)->seq = loop->seq++;
-	set_key(e, deadline);
-	e->idx = idx;
-	sift_up(loop, loop->heap_len++);
+	set_key(&e, deadline);
+	sift_up(loop, loop->heap_len++, &e);
 }
 
 void vev__heap_remove(struct vev_loop *loop, uint32_t idx)
@@ -138,17 +136,19 @@ void vev__heap_remove(struct vev_loop *loop, uint32_t idx)
 	t->heap_idx = VEV_TIMER_IDLE;
 	if (pos == --loop->heap_len)
 		return;
-	put(loop, pos, &loop->heap[loop->heap_len]);
-	settle(loop, pos);
+	struct vev_heap_entry last = loop->heap[loop->heap_len];
+	settle(loop, pos, &last);
 }
 
 void vev__heap_reposition(struct vev_loop *loop, uint32_t idx, int64_t deadline)
 {
 	struct vev_timer *t = vev__timer_at(loop, idx);
 
+	struct vev_heap_entry e = {.idx = idx};
+
 	t->seq = loop->seq++; /* re-armed now: after equal deadlines */
-	set_key(&loop->heap[t->heap_idx], deadline);
-	settle(loop, t->heap_idx);
+	set_key(&e, deadline);
+	settle(loop, t->heap_idx, &e);
 }
 
 uint32_t vev__heap_pop(struct vev_loop *loop)

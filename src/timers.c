@@ -85,7 +85,8 @@ int vev_add_timer(vev_loop *loop, int timeout_ms, vev_timer_cb cb,
 		ret = vev__error(ENOMEM, "vev_add_timer: out of memory");
 		goto out;
 	}
-	uint32_t idx = vev__pool_alloc(&loop->timers);
+	/* Every field is set below or by arm() before it is read. */
+	uint32_t idx = vev__pool_alloc_raw(&loop->timers);
 	if (idx == VEV_NIL) {
 		ret = vev__error(ENOMEM, "vev_add_timer: out of memory");
 		goto out;
