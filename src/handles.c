@@ -198,7 +198,7 @@ int vev_add_handle(vev_loop *loop, int fd, int events, vev_handle_cb cb,
 		return vev__error(EBADF, "vev_add_handle: fd %d is not an open "
 				  "descriptor", fd);
 
-	pthread_mutex_lock(&loop->lock);
+	vev__lock(&loop->lock);
 	if (loop->closing) {
 		ret = vev__error(ESHUTDOWN, "vev_add_handle: the loop is being "
 				 "freed");
@@ -250,7 +250,7 @@ int vev_add_handle(vev_loop *loop, int fd, int events, vev_handle_cb cb,
 	vev__wake_locked(loop);
 	ret = h->id;
 out:
-	pthread_mutex_unlock(&loop->lock);
+	vev__unlock(&loop->lock);
 	return ret;
 }
 
@@ -260,7 +260,7 @@ int vev_update_handle(vev_loop *loop, int watch, int events)
 
 	if (!loop)
 		return vev__error(EINVAL, "vev_update_handle: loop is NULL");
-	pthread_mutex_lock(&loop->lock);
+	vev__lock(&loop->lock);
 	uint32_t idx = watch > 0 ? vev__idmap_find(&loop->handle_ids, watch) :
 				   VEV_NIL;
 	if (idx == VEV_NIL) {
@@ -272,7 +272,7 @@ int vev_update_handle(vev_loop *loop, int watch, int events)
 		refresh_want(loop, h->fd);
 		vev__wake_locked(loop);
 	}
-	pthread_mutex_unlock(&loop->lock);
+	vev__unlock(&loop->lock);
 	return ret;
 }
 
@@ -282,7 +282,7 @@ int vev_remove_handle(vev_loop *loop, int watch)
 
 	if (!loop)
 		return vev__error(EINVAL, "vev_remove_handle: loop is NULL");
-	pthread_mutex_lock(&loop->lock);
+	vev__lock(&loop->lock);
 	uint32_t idx = watch > 0 ? vev__idmap_remove(&loop->handle_ids, watch) :
 				   VEV_NIL;
 	if (idx == VEV_NIL) {
@@ -311,7 +311,7 @@ int vev_remove_handle(vev_loop *loop, int watch)
 				   idx);
 		vev__wake_locked(loop);
 	}
-	pthread_mutex_unlock(&loop->lock);
+	vev__unlock(&loop->lock);
 	return ret;
 }
 

@@ -14,6 +14,7 @@
 #include "alloc.h"
 #include "error.h"
 #include "idmap.h"
+#include "lock.h"
 #include "pool.h"
 
 /* Rarely taken paths, kept out of the hot code around them. */
@@ -143,7 +144,7 @@ struct vev_fdlist {
 struct vev_backend;
 
 struct vev_loop {
-	pthread_mutex_t lock;
+	struct vev_lock lock;
 	const struct vev_backend *be;
 	void *be_data;
 
@@ -256,9 +257,9 @@ void vev__freelist_push(struct vev_loop *loop, struct vev_freelist *list,
 /* Run a callback with the lock released. */
 #define VEV_CALL_UNLOCKED(loop, call)                  \
 	do {                                           \
-		pthread_mutex_unlock(&(loop)->lock);   \
+		vev__unlock(&(loop)->lock);            \
 		call;                                  \
-		pthread_mutex_lock(&(loop)->lock);     \
+		vev__lock(&(loop)->lock);              \
 	} while (0)
 
 /* handles.c */

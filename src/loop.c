@@ -139,7 +139,7 @@ int vev_loop_new(vev_loop **loopp, unsigned flags)
 	loop->wake_rfd = loop->wake_wfd = -1;
 	vev__handles_init(loop);
 	vev__timers_init(loop);
-	rc = pthread_mutex_init(&loop->lock, NULL);
+	rc = vev__lock_init(&loop->lock);
 	if (rc) {
 		vev__free(loop);
 		return vev__error(rc, "vev_loop_new: mutex: %s", strerror(rc));
@@ -149,7 +149,7 @@ int vev_loop_new(vev_loop **loopp, unsigned flags)
 		rc = be->init(loop);
 	if (rc < 0) {
 		close_wake_fd(loop);
-		pthread_mutex_destroy(&loop->lock);
+		vev__lock_destroy(&loop->lock);
 		vev__free(loop);
 		return rc;
 	}
@@ -339,10 +339,10 @@ int vev_run_once(vev_loop *loop, int timeout_ms)
 
 	if (!loop)
 		return vev__error(EINVAL, "vev_run_once: loop is NULL");
-	pthread_mutex_lock(&loop->lock);
+	vev__lock(&loop->lock);
 	rc = begin_locked(loop, "vev_run_once");
 	if (rc < 0) {
-		pthread_mutex_unlock(&loop->lock);
+		vev__unlock(&loop->lock);
 		return rc;
 	}
 	rc = loop->fork_gen == atomic_load(&vev__fork_generation) ?
@@ -350,7 +350,7 @@ int vev_run_once(vev_loop *loop, int timeout_ms)
 		     refresh_after_fork(loop);
 	if (rc < 0) {
 		loop->running = false;
-		pthread_mutex_unlock(&loop->lock);
+		vev__unlock(&loop->lock);
 		return rc;
 	}
 	loop->stats[VEV_STAT_ITERATIONS]++;
@@ -374,9 +374,9 @@ int vev_run_once(vev_loop *loop, int timeout_ms)
 			rc = loop->be->wait(loop, 0);
 		} else {
 			loop->polling = true;
-			pthread_mutex_unlock(&loop->lock);
+			vev__unlock(&loop->lock);
 			rc = loop->be->wait(loop, timeout);
-			pthread_mutex_lock(&loop->lock);
+			vev__lock(&loop->lock);
 			loop->polling = false;
 		}
 		loop->woken = false;
@@ -411,7 +411,7 @@ int vev_run_once(vev_loop *loop, int timeout_ms)
 	}
 	purge(loop);
 	loop->running = false;
-	pthread_mutex_unlock(&loop->lock);
+	vev__unlock(&loop->lock);
 	return rc;
 }
 
@@ -421,10 +421,10 @@ int vev_run(vev_loop *loop)
 		int rc = vev_run_once(loop, VEV_WAIT_FOREVER);
 		if (rc < 0)
 			return rc;
-		pthread_mutex_lock(&loop->lock);
+		vev__lock(&loop->lock);
 		bool quit = loop->quit;
 		loop->quit = false;
-		pthread_mutex_unlock(&loop->lock);
+		vev__unlock(&loop->lock);
 		if (quit)
 			return 0;
 	}
@@ -434,10 +434,10 @@ int vev_quit(vev_loop *loop)
 {
 	if (!loop)
 		return vev__error(EINVAL, "vev_quit: loop is NULL");
-	pthread_mutex_lock(&loop->lock);
+	vev__lock(&loop->lock);
 	loop->quit = true;
 	vev__wake_locked(loop);
-	pthread_mutex_unlock(&loop->lock);
+	vev__unlock(&loop->lock);
 	return 0;
 }
 
@@ -445,13 +445,13 @@ int vev_loop_drain(vev_loop *loop)
 {
 	if (!loop)
 		return vev__error(EINVAL, "vev_loop_drain: loop is NULL");
-	pthread_mutex_lock(&loop->lock);
+	vev__lock(&loop->lock);
 	int rc = begin_locked(loop, "vev_loop_drain");
 	if (rc == 0) {
 		rc = (int)purge(loop);
 		loop->running = false;
 	}
-	pthread_mutex_unlock(&loop->lock);
+	vev__unlock(&loop->lock);
 	return rc;
 }
 
@@ -467,9 +467,9 @@ int vev_loop_start_thread(vev_loop *loop)
 {
 	if (!loop)
 		return vev__error(EINVAL, "vev_loop_start_thread: loop is NULL");
-	pthread_mutex_lock(&loop->lock);
+	vev__lock(&loop->lock);
 	if (loop->thread_active || loop->running) {
-		pthread_mutex_unlock(&loop->lock);
+		vev__unlock(&loop->lock);
 		return vev__error(EBUSY, "vev_loop_start_thread: the loop "
 				  "already has a running thread");
 	}
@@ -477,7 +477,7 @@ int vev_loop_start_thread(vev_loop *loop)
 	int rc = pthread_create(&loop->thread, NULL, thread_main, loop);
 	if (rc == 0)
 		loop->thread_active = true;
-	pthread_mutex_unlock(&loop->lock);
+	vev__unlock(&loop->lock);
 	if (rc)
 		return vev__error(EAGAIN, "vev_loop_start_thread: %s",
 				  strerror(rc));
@@ -488,14 +488,14 @@ int vev_loop_stop_thread(vev_loop *loop)
 {
 	if (!loop)
 		return vev__error(EINVAL, "vev_loop_stop_thread: loop is NULL");
-	pthread_mutex_lock(&loop->lock);
+	vev__lock(&loop->lock);
 	if (!loop->thread_active) {
-		pthread_mutex_unlock(&loop->lock);
+		vev__unlock(&loop->lock);
 		return vev__error(ESRCH, "vev_loop_stop_thread: no helper "
 				  "thread is running");
 	}
 	if (pthread_equal(loop->thread, pthread_self())) {
-		pthread_mutex_unlock(&loop->lock);
+		vev__unlock(&loop->lock);
 		return vev__error(EDEADLK, "vev_loop_stop_thread: called on "
 				  "the helper thread itself");
 	}
@@ -503,7 +503,7 @@ int vev_loop_stop_thread(vev_loop *loop)
 	loop->thread_active = false;
 	loop->quit = true;
 	vev__wake_locked(loop);
-	pthread_mutex_unlock(&loop->lock);
+	vev__unlock(&loop->lock);
 
 	pthread_join(thread, NULL);
 	int rc = vev_loop_drain(loop);
@@ -516,17 +516,17 @@ int vev_loop_free(vev_loop *loop)
 {
 	if (!loop)
 		return 0;
-	pthread_mutex_lock(&loop->lock);
+	vev__lock(&loop->lock);
 	bool helper = loop->thread_active &&
 		      !pthread_equal(loop->thread, pthread_self());
-	pthread_mutex_unlock(&loop->lock);
+	vev__unlock(&loop->lock);
 	if (helper)
 		vev_loop_stop_thread(loop);
 
-	pthread_mutex_lock(&loop->lock);
+	vev__lock(&loop->lock);
 	int rc = begin_locked(loop, "vev_loop_free");
 	if (rc < 0) {
-		pthread_mutex_unlock(&loop->lock);
+		vev__unlock(&loop->lock);
 		return rc;
 	}
 	/* Refuse new registrations so that the purge below ends; free
@@ -537,13 +537,13 @@ int vev_loop_free(vev_loop *loop)
 		vev__timers_remove_all(loop);
 		purge(loop);
 	} while (loop->handle_frees.count || loop->timer_frees.count);
-	pthread_mutex_unlock(&loop->lock);
+	vev__unlock(&loop->lock);
 
 	loop->be->fini(loop);
 	close_wake_fd(loop);
 	vev__handles_fini(loop);
 	vev__timers_fini(loop);
-	pthread_mutex_destroy(&loop->lock);
+	vev__lock_destroy(&loop->lock);
 	vev__free(loop);
 	return 0;
 }
@@ -557,7 +557,7 @@ int vev_loop_stat(vev_loop *loop, enum vev_stat which, uint64_t *value)
 	if ((unsigned)which >= VEV_STAT_COUNT_)
 		return vev__error(EINVAL, "vev_loop_stat: unknown counter %d",
 				  (int)which);
-	pthread_mutex_lock(&loop->lock);
+	vev__lock(&loop->lock);
 	switch (which) {
 	case VEV_STAT_HANDLES:
 		*value = loop->handle_ids.count;
@@ -576,7 +576,7 @@ int vev_loop_stat(vev_loop *loop, enum vev_stat which, uint64_t *value)
 		*value = loop->stats[which];
 		break;
 	}
-	pthread_mutex_unlock(&loop->lock);
+	vev__unlock(&loop->lock);
 	return 0;
 }
 
@@ -607,7 +607,7 @@ int vev_loop_verify(vev_loop *loop)
 {
 	if (!loop)
 		return vev__error(EINVAL, "vev_loop_verify: loop is NULL");
-	pthread_mutex_lock(&loop->lock);
+	vev__lock(&loop->lock);
 	int rc = vev__handles_verify(loop);
 	if (rc == 0)
 		rc = vev__timers_verify(loop);
@@ -625,23 +625,23 @@ int vev_loop_verify(vev_loop *loop)
 	if (rc == 0 && records != loop->timers.used)
 		rc = vev__error(EPROTO, "%u timer slots in use, %u accounted",
 				loop->timers.used, records);
-	pthread_mutex_unlock(&loop->lock);
+	vev__unlock(&loop->lock);
 	return rc;
 }
 
 bool vev__test_is_polling(struct vev_loop *loop)
 {
-	pthread_mutex_lock(&loop->lock);
+	vev__lock(&loop->lock);
 	bool polling = loop->polling;
-	pthread_mutex_unlock(&loop->lock);
+	vev__unlock(&loop->lock);
 	return polling;
 }
 
 void vev__test_set_next_ids(struct vev_loop *loop, int handle_id,
 			    int timer_id)
 {
-	pthread_mutex_lock(&loop->lock);
+	vev__lock(&loop->lock);
 	loop->next_handle_id = handle_id;
 	loop->next_timer_id = timer_id;
-	pthread_mutex_unlock(&loop->lock);
+	vev__unlock(&loop->lock);
 }

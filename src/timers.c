@@ -67,7 +67,7 @@ int vev_add_timer(vev_loop *loop, int timeout_ms, vev_timer_cb cb,
 	if (!cb)
 		return vev__error(EINVAL, "vev_add_timer: callback is NULL");
 
-	pthread_mutex_lock(&loop->lock);
+	vev__lock(&loop->lock);
 	if (loop->closing) {
 		ret = vev__error(ESHUTDOWN, "vev_add_timer: the loop is being "
 				 "freed");
@@ -102,7 +102,7 @@ int vev_add_timer(vev_loop *loop, int timeout_ms, vev_timer_cb cb,
 	vev__wake_locked(loop);
 	ret = t->id;
 out:
-	pthread_mutex_unlock(&loop->lock);
+	vev__unlock(&loop->lock);
 	return ret;
 }
 
@@ -125,7 +125,7 @@ int vev_update_timer(vev_loop *loop, int timer, int timeout_ms)
 
 	if (!loop)
 		return vev__error(EINVAL, "vev_update_timer: loop is NULL");
-	pthread_mutex_lock(&loop->lock);
+	vev__lock(&loop->lock);
 	uint32_t idx = timer > 0 ? vev__idmap_find(&loop->timer_ids, timer) :
 				   VEV_NIL;
 	if (idx == VEV_NIL) {
@@ -144,7 +144,7 @@ int vev_update_timer(vev_loop *loop, int timer, int timeout_ms)
 		}
 		vev__wake_locked(loop);
 	}
-	pthread_mutex_unlock(&loop->lock);
+	vev__unlock(&loop->lock);
 	return ret;
 }
 
@@ -154,7 +154,7 @@ int vev_remove_timer(vev_loop *loop, int timer)
 
 	if (!loop)
 		return vev__error(EINVAL, "vev_remove_timer: loop is NULL");
-	pthread_mutex_lock(&loop->lock);
+	vev__lock(&loop->lock);
 	uint32_t idx = timer > 0 ? vev__idmap_remove(&loop->timer_ids, timer) :
 				   VEV_NIL;
 	if (idx == VEV_NIL) {
@@ -174,7 +174,7 @@ int vev_remove_timer(vev_loop *loop, int timer)
 		}
 		vev__wake_locked(loop);
 	}
-	pthread_mutex_unlock(&loop->lock);
+	vev__unlock(&loop->lock);
 	return ret;
 }
 

@@ -534,6 +534,80 @@ static void wait_failure_is_eio(void)
 	CHECK_EQ(frees, 1);
 }
 
+/* The loop lock (src/lock.h), on its own. */
+struct lock_job {
+	struct vev_lock *lock;
+	long *counter; /* plain, guarded by the lock */
+	long rounds;
+	long seen;
+};
+
+static void *lock_hammer(void *p)
+{
+	struct lock_job *j = p;
+	for (long i = 0; i < j->rounds; i++) {
+		vev__lock(j->lock);
+		(*j->counter)++;
+		vev__unlock(j->lock);
+	}
+	return NULL;
+}
+
+/* A lost increment means two threads were inside at once. */
+static void lock_excludes_under_contention(void)
+{
+	struct vev_lock lock;
+	long counter = 0;
+	struct lock_job j = { &lock, &counter, 200000, 0 };
+	pthread_t t[3];
+
+	CHECK_EQ(vev__lock_init(&lock), 0);
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(pthread_create(&t[i], NULL, lock_hammer, &j), 0);
+	lock_hammer(&j);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	CHECK_EQ(counter, 4 * 200000L);
+	vev__lock_destroy(&lock);
+}
+
+static void *lock_then_read(void *p)
+{
+	struct lock_job *j = p;
+	vev__lock(j->lock);
+	j->seen = *j->counter;
+	vev__unlock(j->lock);
+	return NULL;
+}
+
+/* Taken while the process has one thread (plain stores where the C library
+ * says so), the lock must still hold off a thread created meanwhile. */
+static void lock_taken_alone_holds_off_a_new_thread(void)
+{
+	struct vev_lock lock;
+	long counter = 0;
+	struct lock_job j = { &lock, &counter, 0, -1 };
+	pthread_t t;
+
+#ifdef VEV_HAVE_SINGLE_THREADED
+	CHECK(__libc_single_threaded);
+#endif
+	CHECK_EQ(vev__lock_init(&lock), 0);
+	vev__lock(&lock);
+	CHECK_EQ(pthread_create(&t, NULL, lock_then_read, &j), 0);
+	/* Give the new thread every chance to get in wrongly. */
+	for (int i = 0; i < 1000; i++)
+		sched_yield();
+	counter = 1;
+	vev__unlock(&lock);
+	pthread_join(t, NULL);
+	CHECK_EQ(j.seen, 1);
+	/* And both threads' protocol leaves it free. */
+	vev__lock(&lock);
+	vev__unlock(&lock);
+	vev__lock_destroy(&lock);
+}
+
 const struct test tests[] = {
 	{ "loop_new_rejects_bad_flags", loop_new_rejects_bad_flags },
 	{ "loop_new_backend_by_flag_and_env", loop_new_backend_by_flag_and_env },
@@ -559,5 +633,8 @@ const struct test tests[] = {
 	{ "many_watches_and_timers", many_watches_and_timers },
 	{ "faults_at_every_site_are_clean", faults_at_every_site_are_clean },
 	{ "wait_failure_is_eio", wait_failure_is_eio },
+	{ "lock_excludes_under_contention", lock_excludes_under_contention },
+	{ "lock_taken_alone_holds_off_a_new_thread",
+	  lock_taken_alone_holds_off_a_new_thread },
 	{ NULL, NULL },
 };
