@@ -89,15 +89,6 @@ static void sift_down(struct vev_loop *loop, uint32_t pos,
 	put(loop, pos, e);
 }
 
-/* Place e, whose slot is pos, wherever its key puts it. */
-static void settle(struct vev_loop *loop, uint32_t pos,
-		   const struct vev_heap_entry *e)
-{
-	if (pos > 0 && before(loop, e, &loop->heap[(pos - 1) / 2]))
-		sift_up(loop, pos, e);
-	else
-		sift_down(loop, pos, e);
-}
 
 int vev__heap_grow(struct vev_loop *loop, uint32_t n)
 {
@@ -136,19 +127,31 @@ void vev__heap_remove(struct vev_loop *loop, uint32_t idx)
 	t->heap_idx = VEV_TIMER_IDLE;
 	if (pos == --loop->heap_len)
 		return;
+	/* The last entry fills the hole.  Whether it belongs above or below
+	 * follows from the entry it replaces (its parent is before that one,
+	 * its children after), so the parent is read only when it rises. */
 	struct vev_heap_entry last = loop->heap[loop->heap_len];
-	settle(loop, pos, &last);
+	if (before(loop, &last, &loop->heap[pos]))
+		sift_up(loop, pos, &last);
+	else
+		sift_down(loop, pos, &last);
 }
 
-void vev__heap_reposition(struct vev_loop *loop, uint32_t idx, int64_t deadline)
+void vev__heap_reposition(struct vev_loop *loop, uint32_t idx,
+			  int64_t deadline)
 {
 	struct vev_timer *t = vev__timer_at(loop, idx);
-
 	struct vev_heap_entry e = {.idx = idx};
+	bool earlier = deadline < key(&loop->heap[t->heap_idx]);
 
-	t->seq = loop->seq++; /* re-armed now: after equal deadlines */
+	/* Re-armed now: after the timers of equal deadline, so an equal
+	 * deadline moves it down, like a later one. */
+	t->seq = loop->seq++;
 	set_key(&e, deadline);
-	settle(loop, t->heap_idx, &e);
+	if (earlier)
+		sift_up(loop, t->heap_idx, &e);
+	else
+		sift_down(loop, t->heap_idx, &e);
 }
 
 uint32_t vev__heap_pop(struct vev_loop *loop)
