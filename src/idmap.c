@@ -30,10 +30,15 @@ void vev__idmap_fini(struct vev_idmap *map)
  * window, so almost every entry sits at home, and both a failed lookup and
  * the shift after a removal stop at the first entry that does; plain linear
  * probing would scan the whole window, making removal O(n). */
+static uint32_t id_distance(const struct vev_idmap *map, uint32_t i, int id)
+{
+	return (i - ((uint32_t)id & map->mask)) & map->mask;
+}
+
 static uint32_t distance(const struct vev_idmap *map, uint32_t i,
 			 uint32_t value)
 {
-	return (i - ((uint32_t)id_of(map, value) & map->mask)) & map->mask;
+	return id_distance(map, i, id_of(map, value));
 }
 
 static void place(struct vev_idmap *map, uint32_t *buckets, int id,
@@ -43,8 +48,7 @@ static void place(struct vev_idmap *map, uint32_t *buckets, int id,
 	uint32_t i = (uint32_t)id & mask, d = 0;
 
 	while (buckets[i] != 0) {
-		uint32_t other = (i - ((uint32_t)id_of(map, buckets[i]) & mask)) &
-				 mask;
+		uint32_t other = distance(map, i, buckets[i]);
 		if (other < d) {
 			uint32_t carried = buckets[i];
 			buckets[i] = value;
@@ -94,7 +98,7 @@ static uint32_t slot_of(const struct vev_idmap *map, int id)
 		int found = id_of(map, v);
 		if (found == id)
 			return i;
-		if (((i - ((uint32_t)found & map->mask)) & map->mask) < d)
+		if (id_distance(map, i, found) < d)
 			return VEV_NIL; /* id would sit here or earlier */
 	}
 }
