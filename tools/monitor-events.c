@@ -477,8 +477,9 @@ static void on_block_threshold(virConnectPtr conn, virDomainPtr dom,
 			       unsigned long long excess, void *opaque)
 {
 	char text[512];
-	snprintf(text, sizeof(text), "%s (%s) crossed %llu bytes by %llu",
-		 or_dash(dev), or_dash(path), threshold, excess);
+	snprintf(text, sizeof(text), "%s (%s) crossed %llu %s by %llu",
+		 or_dash(dev), or_dash(path), threshold,
+		 plural(threshold, "byte", "bytes"), excess);
 	struct field f[] = { FSTR("device", dev), FSTR("path", path),
 			     FUINT("threshold", threshold),
 			     FUINT("excess", excess) };

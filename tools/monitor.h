@@ -12,7 +12,7 @@
 /* Exit statuses. */
 enum {
 	EXIT_OK = 0,
-	EXIT_RUNTIME = 1, /* cannot connect, connection lost, ... */
+	EXIT_RUNTIME = 1, /* cannot connect, connection lost, output lost */
 	EXIT_USAGE = 2,
 };
 
@@ -37,7 +37,26 @@ struct field {
 #define FBOOL(k, v)                                                        \
 	((struct field){ .key = (k), .type = FIELD_BOOL, .i = !!(v) })
 
+/* Every byte the monitor writes to standard output goes through this
+ * module, which checks each write.  The first failure is reported once on
+ * stderr and stops the monitor with EXIT_RUNTIME (monitor_stop()); later
+ * output is dropped. */
+
+/* Before anything opens a descriptor: gives closed standard descriptors
+ * /dev/null so that no later descriptor (a libvirt socket) can become
+ * stdout or stderr.  Returns 0, or -1 with a message if stdout was closed. */
+int output_open(void);
 void output_init(bool json);
+/* Watches stdout, when it is a pipe or a socket, so that a reader that goes
+ * away stops the monitor even while no event is written.  Returns 0, or -1
+ * with a message. */
+int output_watch(vev_loop *loop);
+/* Removes that watch; safe to call when not watching. */
+void output_unwatch(void);
+/* The errno of the first failed write to stdout, or 0. */
+int output_error(void);
+/* Plain text, as printf. */
+void output_text(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* One line: TIME  DOMAIN  EVENT  TEXT, or one JSON object with time,
  * domain, uuid, event, detail (TEXT) and details (fields).  dom may be NULL
  * for what concerns the connection or the monitor itself. */
@@ -81,10 +100,15 @@ void demo_stop(void);
 
 /* Whether events of that VIR_DOMAIN_EVENT_ID_* are subscribed to. */
 bool monitor_subscribed(int event_id);
+/* Asks the loop to stop and the monitor to exit with status, or with a
+ * higher one asked for before or after.  Loop thread only. */
+void monitor_stop(int status);
 
 /* ---- messages ---------------------------------------------------------- */
 
 void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *libvirt_error(void);
+/* one when n is 1, else many: "1 event type", "2 event types". */
+const char *plural(unsigned long long n, const char *one, const char *many);
 
 #endif

@@ -4,13 +4,15 @@
  *
  * Everything runs on the main thread, which runs the loop: libvirt's
  * socket watches, keepalive and event timers, the signal pipe, the duration
- * timer and the demo's steps.  Stopping (signal, duration, end of the demo,
- * lost connection) only sets a flag in a callback; the main thread then
- * deregisters, closes and keeps running the loop until libvirt's last
- * registrations are gone and their free callbacks have run. */
+ * timer, the watch on stdout and the demo's steps.  Stopping (signal,
+ * duration, end of the demo, lost connection, lost output) only sets a flag
+ * in a callback; the main thread then deregisters, closes and keeps running
+ * the loop until libvirt's last registrations are gone and their free
+ * callbacks have run. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,12 +29,22 @@
 
 #define DEFAULT_URI "test:///default"
 #define SHUTDOWN_TIMEOUT_MS 10000
+/* The longest --duration: a larger value is more likely a slip than a
+ * plan, and leaving the option out runs until stopped. */
+#define DURATION_MAX_S 1000000000 /* about 31.7 years */
+/* A loop timer's period is an int of milliseconds (24.8 days at most), so
+ * --duration is a deadline on the monotonic clock that the timer
+ * approaches in steps of at most this. */
+#define DURATION_STEP_MS (24 * 3600 * 1000)
+/* For the test suite only: a shorter step, to exercise the re-arming
+ * without waiting a day. */
+#define DURATION_STEP_ENV "VEVENT_MONITOR_TEST_DURATION_STEP_MS"
 
 static const char *program = "vevent-monitor";
 
 static struct {
 	const char *uri;
-	long duration_ms; /* 0: until stopped */
+	int64_t duration_ms; /* 0: until stopped */
 	bool json, demo, stats, all_events;
 	int demo_delay_ms;
 	int ka_interval, ka_count;
@@ -55,6 +67,7 @@ static struct {
 	int status;
 	int signal_pipe[2];
 	int signal_watch, duration_timer;
+	int64_t duration_deadline_ms, duration_step_ms;
 } st;
 
 static volatile sig_atomic_t signals_seen;
@@ -71,6 +84,11 @@ void note(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+const char *plural(unsigned long long n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
 }
 
 const char *libvirt_error(void)
@@ -93,6 +111,11 @@ static void request_stop(int status)
 	if (!st.stop || status > st.status)
 		st.status = status;
 	st.stop = true;
+}
+
+void monitor_stop(int status)
+{
+	request_stop(status);
 }
 
 /* ---- signals ------------------------------------------------------------ */
@@ -263,9 +286,57 @@ static void enable_keepalive(void)
 
 /* ---- stopping ----------------------------------------------------------- */
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The period that brings the duration timer to its deadline, or nearer by
+ * a step; 0 once the deadline has passed.  The deadline was computed from a
+ * truncated now_ms() and the loop never fires a timer early, so the last
+ * step ends at or after the deadline, never a millisecond short of it. */
+static int duration_period(void)
+{
+	int64_t left = st.duration_deadline_ms - now_ms();
+	if (left <= 0)
+		return 0;
+	return (int)(left < st.duration_step_ms ? left : st.duration_step_ms);
+}
+
 static void on_duration(int timer, void *opaque)
 {
-	request_stop(EXIT_OK);
+	int period = duration_period();
+	if (period > 0)
+		vev_update_timer(st.loop, timer, period);
+	else
+		request_stop(EXIT_OK);
+}
+
+static int start_duration(void)
+{
+	st.duration_step_ms = DURATION_STEP_MS;
+	const char *env = getenv(DURATION_STEP_ENV);
+	if (env && *env) {
+		char *end;
+		long v = strtol(env, &end, 10);
+		if (*end || v < 1 || v > DURATION_STEP_MS) {
+			note("%s: '%s' is not 1-%d milliseconds",
+			     DURATION_STEP_ENV, env, DURATION_STEP_MS);
+			return -1;
+		}
+		st.duration_step_ms = v;
+	}
+	st.duration_deadline_ms = now_ms() + opt.duration_ms;
+	st.duration_timer = vev_add_timer(st.loop, duration_period(),
+					  on_duration, NULL, NULL);
+	if (st.duration_timer < 0) {
+		note("%s", vev_last_error());
+		st.duration_timer = 0;
+		return -1;
+	}
+	return 0;
 }
 
 static void demo_done(int status)
@@ -288,16 +359,10 @@ static bool libvirt_done(void)
 	       stat_of(VEV_STAT_PENDING_FREES) == 0;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void shut_down(void)
 {
 	demo_stop();
+	output_unwatch();
 	if (st.duration_timer > 0)
 		vev_remove_timer(st.loop, st.duration_timer);
 	st.duration_timer = 0;
@@ -314,12 +379,17 @@ static void shut_down(void)
 	while (!libvirt_done()) {
 		int64_t left = deadline - now_ms();
 		if (left <= 0) {
-			note("libvirt still holds %llu watches and %llu timers "
-			     "on the loop (%d event callbacks not released) "
-			     "after %d s",
-			     (unsigned long long)stat_of(VEV_STAT_HANDLES) - 1,
-			     (unsigned long long)stat_of(VEV_STAT_TIMERS),
-			     st.pending_frees, SHUTDOWN_TIMEOUT_MS / 1000);
+			unsigned long long watches =
+				stat_of(VEV_STAT_HANDLES) - 1;
+			unsigned long long timers = stat_of(VEV_STAT_TIMERS);
+			note("libvirt still holds %llu %s and %llu %s on the "
+			     "loop (%d event %s not released) after %d s",
+			     watches, plural(watches, "watch", "watches"),
+			     timers, plural(timers, "timer", "timers"),
+			     st.pending_frees,
+			     plural((unsigned)st.pending_frees, "callback",
+				    "callbacks"),
+			     SHUTDOWN_TIMEOUT_MS / 1000);
 			request_stop(EXIT_RUNTIME);
 			break;
 		}
@@ -338,9 +408,9 @@ static void shut_down(void)
 
 /* ---- options ------------------------------------------------------------ */
 
-static void usage(FILE *f)
+static void usage(void)
 {
-	fprintf(f,
+	output_text(
 		"Usage: %s [OPTION]...\n"
 		"Print libvirt domain events as they arrive, one line each, with a\n"
 		"vevent loop as libvirt's event loop.\n"
@@ -367,8 +437,9 @@ static void usage(FILE *f)
 		"\n"
 		"Exit status: 0 stopped by a signal, --duration or the end of "
 		"the demo;\n"
-		"1 runtime failure (cannot connect, connection lost); 2 usage "
-		"error.\n",
+		"1 runtime failure (cannot connect, connection lost, cannot "
+		"write the\n"
+		"output); 2 usage error.\n",
 		program, DEFAULT_URI);
 }
 
@@ -380,19 +451,30 @@ static void list_events(FILE *f, const char *sep)
 
 static int parse_events(const char *list)
 {
-	char *copy = strdup(list);
-	if (!copy)
+	if (!*list) {
+		fprintf(stderr, "%s: --events needs at least one type\n",
+			program);
 		return -1;
+	}
+	char *copy = strdup(list);
+	if (!copy) {
+		fprintf(stderr, "%s: out of memory\n", program);
+		return -1;
+	}
 	opt.all_events = false;
-	int n = 0;
-	for (char *save, *name = strtok_r(copy, ",", &save); name;
-	     name = strtok_r(NULL, ",", &save)) {
+	for (char *rest = copy, *name; (name = strsep(&rest, ",")) != NULL;) {
+		if (!*name) {
+			fprintf(stderr, "%s: --events: '%s' has an empty event "
+				"type name; separate names with single "
+				"commas\n", program, list);
+			free(copy);
+			return -1;
+		}
 		for (char *p = name; *p; p++)
 			if (*p == '_')
 				*p = '-';
 		if (strcmp(name, "all") == 0) {
 			opt.all_events = true;
-			n++;
 			continue;
 		}
 		int i = event_type_find(name);
@@ -405,28 +487,32 @@ static int parse_events(const char *list)
 			return -1;
 		}
 		opt.selected[i] = true;
-		n++;
 	}
 	free(copy);
-	if (n == 0) {
-		fprintf(stderr, "%s: --events needs at least one type\n",
-			program);
-		return -1;
-	}
 	return 0;
 }
 
-static int parse_positive_ms(const char *text, const char *what, long *ms)
+static int parse_duration(const char *text, int64_t *ms)
 {
 	char *end;
 	errno = 0;
 	double secs = strtod(text, &end);
-	if (errno || end == text || *end || !(secs > 0) || secs > 1e7) {
-		fprintf(stderr, "%s: %s: '%s' is not a positive number of "
-			"seconds\n", program, what, text);
+	/* 1e-400: positive, but below what a double holds. */
+	bool tiny = errno == ERANGE && secs == 0 && !signbit(secs);
+	if (end == text || *end || isnan(secs) || (!(secs > 0) && !tiny)) {
+		fprintf(stderr, "%s: --duration: '%s' is not a positive number "
+			"of seconds\n", program, text);
 		return -1;
 	}
-	*ms = (long)(secs * 1000 + 0.5);
+	if (secs > DURATION_MAX_S) {
+		fprintf(stderr, "%s: --duration: '%s' is more than the maximum "
+			"of %d seconds (about 31 years); leave --duration out "
+			"to run until stopped\n", program, text,
+			DURATION_MAX_S);
+		return -1;
+	}
+	/* To the millisecond, the loop's resolution. */
+	*ms = (int64_t)(secs * 1000 + 0.5);
 	if (*ms == 0)
 		*ms = 1;
 	return 0;
@@ -490,8 +576,7 @@ static int parse_options(int argc, char **argv)
 				return EXIT_USAGE;
 			break;
 		case 'd':
-			if (parse_positive_ms(optarg, "--duration",
-					      &opt.duration_ms) < 0)
+			if (parse_duration(optarg, &opt.duration_ms) < 0)
 				return EXIT_USAGE;
 			break;
 		case 'j':
@@ -518,18 +603,18 @@ static int parse_options(int argc, char **argv)
 			opt.stats = true;
 			break;
 		case OPT_LIST:
-			list_events(stdout, "\n");
-			printf("\n");
+			for (int i = 0; i < n_event_types; i++)
+				output_text("%s\n", event_types[i].name);
 			return EXIT_OK;
 		case 'h':
-			usage(stdout);
+			usage();
 			return EXIT_OK;
 		case 'V': {
 			unsigned long lv = 0;
 			virGetVersion(&lv, NULL, NULL);
-			printf("%s %s (vevent %s, libvirt %lu.%lu.%lu)\n",
-			       program, vev_version(), vev_version(),
-			       lv / 1000000, lv / 1000 % 1000, lv % 1000);
+			output_text("%s %s (vevent %s, libvirt %lu.%lu.%lu)\n",
+				    program, vev_version(), vev_version(),
+				    lv / 1000000, lv / 1000 % 1000, lv % 1000);
 			return EXIT_OK;
 		}
 		case ':':
@@ -565,7 +650,7 @@ static int run(void)
 		return EXIT_RUNTIME;
 	}
 	virSetErrorFunc(NULL, quiet_libvirt_errors);
-	if (setup_signals() < 0)
+	if (setup_signals() < 0 || output_watch(st.loop) < 0)
 		return EXIT_RUNTIME;
 
 	/* Watching needs no write access; the demo does. */
@@ -598,17 +683,13 @@ static int run(void)
 		shut_down();
 		return EXIT_RUNTIME;
 	}
-	if (opt.duration_ms > 0) {
-		st.duration_timer = vev_add_timer(st.loop, (int)opt.duration_ms,
-						  on_duration, NULL, NULL);
-		if (st.duration_timer < 0) {
-			note("%s", vev_last_error());
-			shut_down();
-			return EXIT_RUNTIME;
-		}
+	if (opt.duration_ms > 0 && start_duration() < 0) {
+		shut_down();
+		return EXIT_RUNTIME;
 	}
-	note("watching %s for %d event types on a vevent %s loop%s", opt.uri,
-	     types, vev_loop_backend(st.loop),
+	note("watching %s for %d %s on a vevent %s loop%s", opt.uri, types,
+	     plural((unsigned)types, "event type", "event types"),
+	     vev_loop_backend(st.loop),
 	     opt.demo ? "; running the demo" : "; Ctrl-C to stop");
 	if (opt.demo &&
 	    demo_start(st.loop, st.conn, opt.demo_delay_ms, demo_done) < 0) {
@@ -629,15 +710,16 @@ static int run(void)
 
 int main(int argc, char **argv)
 {
+	if (output_open() < 0)
+		return EXIT_RUNTIME;
 	int rc = parse_options(argc, argv);
 	if (rc >= 0)
-		return rc;
+		return output_error() ? EXIT_RUNTIME : rc;
 	output_init(opt.json);
 	for (size_t i = 0; i < sizeof(st.callback_ids) / sizeof(int); i++)
 		st.callback_ids[i] = -1;
 	st.signal_pipe[0] = st.signal_pipe[1] = -1;
 	rc = run();
-	fflush(stdout);
 	/* The loop stays registered with libvirt until the process ends, as
 	 * libvirt requires; everything of libvirt's on it is gone. */
 	return rc;

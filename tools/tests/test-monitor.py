@@ -12,6 +12,7 @@ import os
 import re
 import selectors
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -42,14 +43,19 @@ class Monitor:
     """A running vevent-monitor whose stdout and stderr lines are collected
     as they come."""
 
-    def __init__(self, *args):
+    def __init__(self, *args, stdout=subprocess.PIPE, env=None,
+                 preexec_fn=None):
+        """stdout other than PIPE (a file, a descriptor) is not read."""
         self.argv = [MONITOR, *args]
-        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(self.argv, stdout=stdout,
+                                     stderr=subprocess.PIPE,
+                                     env=dict(os.environ, **(env or {})),
+                                     preexec_fn=preexec_fn)
         self.out, self.err = [], []
         self._partial = {"out": b"", "err": b""}
         self._sel = selectors.DefaultSelector()
-        self._sel.register(self.proc.stdout, selectors.EVENT_READ, "out")
+        if self.proc.stdout:
+            self._sel.register(self.proc.stdout, selectors.EVENT_READ, "out")
         self._sel.register(self.proc.stderr, selectors.EVENT_READ, "err")
 
     def _pump(self, timeout):
@@ -99,6 +105,26 @@ class Monitor:
             raise Failure("did not exit within %gs:\n%s" % (timeout,
                                                             self.transcript()))
 
+    def still_running(self, seconds):
+        """Reads output for that long, unless the monitor exits first;
+        whether it is still running."""
+        deadline = time.monotonic() + seconds
+        while self.proc.poll() is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return True
+            if not self._pump(min(left, 0.05)):
+                try:
+                    self.proc.wait(left)
+                except subprocess.TimeoutExpired:
+                    return True
+        return False
+
+    def close_stdout(self):
+        """What a reader that exits does to the monitor's stdout."""
+        self._sel.unregister(self.proc.stdout)
+        self.proc.stdout.close()
+
     def signal(self, sig):
         self.proc.send_signal(sig)
 
@@ -112,8 +138,8 @@ class Monitor:
             self.proc.wait()
 
 
-def run(*args, timeout=30):
-    m = Monitor(*args)
+def run(*args, timeout=30, **kwargs):
+    m = Monitor(*args, **kwargs)
     try:
         rc = m.wait_exit(timeout)
     finally:
@@ -243,7 +269,7 @@ def test_demo_with_only_lifecycle_events():
     check_demo_text(m, rc)
     check(not any("metadata-change" in l for l in m.out),
           "metadata-change printed though not selected")
-    check(any("for 1 event types" in l for l in m.err), "banner\n" +
+    check(any("for 1 event type on" in l for l in m.err), "banner\n" +
           m.transcript())
 
 
@@ -270,7 +296,7 @@ def test_duration():
 def stop_by_signal(sig, name):
     m = Monitor("--stats")
     try:
-        m.wait_for("err", r"watching test:///default for \d+ event types", 20)
+        m.wait_for("err", r"watching test:///default for \d+ event types?", 20)
         m.signal(sig)
         rc = m.wait_exit(20)
         expect_status(m, rc, 0)
@@ -287,6 +313,173 @@ def test_sigint():
 
 def test_sigterm():
     stop_by_signal(signal.SIGTERM, "SIGTERM")
+
+def test_banner_plural():
+    for events, words in (("lifecycle", "1 event type on"),
+                          ("lifecycle,reboot", "2 event types on")):
+        rc, m = run("--events", events, "--duration", "0.05")
+        expect_status(m, rc, 0)
+        check(any(words in l for l in m.err), "no %r in the banner\n%s" %
+              (words, m.transcript()))
+
+
+def test_events_empty_name():
+    for arg in ("lifecycle,,reboot", ",lifecycle", "lifecycle,", ","):
+        rc, m = run("--events", arg, timeout=10)
+        expect_status(m, rc, 2)
+        check(any("--events: '%s' has an empty event type name" % arg in l
+                  for l in m.err), "%r: no message\n%s" % (arg, m.transcript()))
+        check(not any("watching" in l for l in m.err),
+              "%r: started watching" % arg)
+
+
+def test_duration_limits():
+    for arg, why in (("99999999999", "more than the maximum of 1000000000 "
+                                     "seconds"),
+                     ("1000000000.001", "more than the maximum"),
+                     ("1e400", "more than the maximum"),
+                     ("inf", "more than the maximum"),
+                     ("nan", "not a positive number"),
+                     ("-1", "not a positive number"),
+                     ("-0", "not a positive number"),
+                     ("", "not a positive number"),
+                     ("5s", "not a positive number")):
+        rc, m = run("--duration", arg, timeout=10)
+        expect_status(m, rc, 2)
+        check(any("--duration: '%s' is %s" % (arg, why) in l for l in m.err),
+              "%r: no %r\n%s" % (arg, why, m.transcript()))
+        check(len(m.err) == 1, "%r: more than one message\n%s" %
+              (arg, m.transcript()))
+
+
+def stats_value(m, words):
+    for l in m.out:
+        mt = re.match(r"^  %s +(\d+)$" % re.escape(words), l)
+        if mt:
+            return int(mt.group(1))
+    raise Failure("no %r in the statistics\n%s" % (words, m.transcript()))
+
+
+# Steps of 100 ms instead of a day: a duration longer than a step is then
+# reached through several re-armed steps within a test's time.
+STEP_ENV = {"VEVENT_MONITOR_TEST_DURATION_STEP_MS": "100"}
+
+
+def test_duration_long():
+    # Beyond what an int of milliseconds holds (4294967.296 s wrapped to
+    # 0 ms, 2147484 s to a negative, disabled timer): armed, not expired.
+    ms = [Monitor("--duration", d, "--stats", env=STEP_ENV)
+          for d in ("4294967.296", "2147484", "1000000000")]
+    try:
+        for m in ms:
+            m.wait_for("err", r"watching test:///default", 20)
+        check(ms[0].still_running(1.0), "stopped early\n" + ms[0].transcript())
+        for m in ms:
+            check(m.proc.poll() is None, "stopped early\n" + m.transcript())
+            m.signal(signal.SIGTERM)
+        for m in ms:
+            expect_status(m, m.wait_exit(20), 0)
+            m.wait_for("err", "SIGTERM received, stopping", 1)
+            check(stats_value(m, "timers left") == 0, "timer left\n" +
+                  m.transcript())
+            # The idle test driver has no timer: these are the steps.
+            check(stats_value(m, "timer callbacks (event delivery, "
+                              "keepalive, demo)") >= 2,
+                  "the duration timer is not stepping\n" + m.transcript())
+    finally:
+        for m in ms:
+            m.kill()
+    # Several steps, then the end, never before the deadline.
+    t0 = time.monotonic()
+    rc, m = run("--duration", "0.75", "--stats", env=STEP_ENV)
+    elapsed = time.monotonic() - t0
+    expect_status(m, rc, 0)
+    check(elapsed >= 0.75, "stopped after %.3f s" % elapsed)
+    check(not any("received" in l for l in m.err), "stopped by a signal")
+    rc, m = run("--duration", "1", env={
+        "VEVENT_MONITOR_TEST_DURATION_STEP_MS": "0"})
+    expect_status(m, rc, 1)
+    check(any("is not 1-86400000 milliseconds" in l for l in m.err),
+          "bad step accepted\n" + m.transcript())
+
+
+# ---- a standard output that fails ------------------------------------------
+
+OUTPUT_FAILED = "cannot write to standard output: "
+
+
+def expect_output_failure(m, rc, why):
+    expect_status(m, rc, 1)
+    msgs = [l for l in m.err if OUTPUT_FAILED in l]
+    check(len(msgs) == 1 and msgs[0].endswith(OUTPUT_FAILED + why),
+          "expected one message ending %r\n%s" % (OUTPUT_FAILED + why,
+                                                    m.transcript()))
+    check(not any("demo: done" in l or "still holds" in l for l in m.err),
+          "went on or did not shut down cleanly\n" + m.transcript())
+
+
+def test_output_reader_gone():
+    # A reader that exits while nothing is being written.
+    m = Monitor("--events", "lifecycle")
+    try:
+        m.wait_for("err", r"watching test:///default", 20)
+        m.close_stdout()
+        expect_output_failure(m, m.wait_exit(10), "the reader went away")
+    finally:
+        m.kill()
+
+
+def test_output_piped_to_head():
+    # vevent-monitor --demo | head -1, with the next step a minute away.
+    r, w = os.pipe()
+    m = Monitor("--demo", "--demo-delay", "60000", stdout=w)
+    os.close(w)
+    head = subprocess.Popen(["head", "-1"], stdin=r, stdout=subprocess.PIPE)
+    os.close(r)
+    try:
+        first, _ = head.communicate(timeout=20)
+        check(re.search(r"  demo-\d+  lifecycle  defined \(added\)\n$",
+                        first.decode()), "head got %r" % first)
+        expect_output_failure(m, m.wait_exit(10), "the reader went away")
+    finally:
+        head.kill()
+        m.kill()
+
+
+def test_output_peer_stops_reading():
+    # A socket whose reader shut its side: writes fail with EPIPE, and
+    # nothing is reported by poll, so only a checked write can see it.
+    mine, theirs = socket.socketpair()
+    mine.shutdown(socket.SHUT_RD)
+    try:
+        rc, m = run("--demo", "--demo-delay", "0", stdout=theirs.fileno())
+    finally:
+        theirs.close()
+        mine.close()
+    expect_output_failure(m, rc, "the reader went away")
+
+
+def test_output_full_device():
+    with open("/dev/full", "wb") as full:
+        rc, m = run("--demo", "--demo-delay", "0", stdout=full)
+        expect_output_failure(m, rc, "No space left on device")
+        check(any("demo: virDomainDefineXML" in l for l in m.err),
+              "the demo did not start\n" + m.transcript())
+        # Nothing but the statistics, written while shutting down.
+        rc, m = run("--duration", "0.05", "--stats", stdout=full)
+        expect_output_failure(m, rc, "No space left on device")
+        for args in (["--help"], ["--version"], ["--list-events"]):
+            rc, m = run(*args, stdout=full)
+            expect_output_failure(m, rc, "No space left on device")
+
+
+def test_output_closed():
+    rc, m = run("--demo", "--demo-delay", "0",
+                preexec_fn=lambda: os.close(1), stdout=subprocess.DEVNULL)
+    expect_output_failure(m, rc, "it is closed")
+    check(not any("watching" in l for l in m.err),
+          "started without an output\n" + m.transcript())
+
 
 
 # ---- against a private libvirtd ------------------------------------------
@@ -309,7 +502,7 @@ def virsh(uri, *args):
 
 def start_monitor(uri, *args):
     m = Monitor("--uri", uri, *args)
-    m.wait_for("err", r"watching .* for \d+ event types", 20)
+    m.wait_for("err", r"watching .* for \d+ event types?", 20)
     return m
 
 
