@@ -22,10 +22,12 @@
 #include "perl.h"
 #include "XSUB.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <vevent/libvirt-event.h>
 #include <vevent/vevent.h>
@@ -269,6 +271,116 @@ static struct vp_reg *token_open(pTHX_ SV *sv, enum vp_token kind,
 	return NULL;
 }
 
+/* ---- numbers from Perl ------------------------------------------------- */
+
+/* Every number these functions take ends up in a C int.  Perl's own
+ * conversion (the T_IV typemap) would silently wrap 2**32+1 to 1, cut 1.5
+ * to 1 and turn "abc" or undef into 0, so that a call acts on another watch
+ * or timer, or with another period, than the one asked for.  Only an exact
+ * integer in range is accepted: a number, or a string that reads as one. */
+
+/* Stores sv's value in *out and returns 0 if it is an integer from min to
+ * max; -1 otherwise.  Get magic must already have run. */
+static int sv_int_in(pTHX_ SV *sv, IV min, IV max, int *out)
+{
+	if (!SvOK(sv) || SvROK(sv))
+		return -1;
+	int exact = SvIOK(sv);
+	if (!exact && !SvNOK(sv)) {
+		if (!SvPOK(sv) || !looks_like_number(sv))
+			return -1;
+		exact = SvIV_please_nomg(sv);
+	}
+	if (exact) {
+		if (SvIsUV(sv)) {
+			if (SvUV_nomg(sv) > (UV)max)
+				return -1;
+			*out = (int)SvUV_nomg(sv);
+			return 0;
+		}
+		IV v = SvIV_nomg(sv);
+		if (v < min || v > max)
+			return -1;
+		*out = (int)v;
+		return 0;
+	}
+	/* A float, or a string such as "1.0", "1e3" or "1e99": compared
+	 * before any cast, which would be undefined out of range (NaN fails
+	 * both comparisons). */
+	NV nv = SvNV_nomg(sv);
+	if (!(nv >= (NV)min && nv <= (NV)max) || nv != (NV)(IV)nv)
+		return -1;
+	*out = (int)nv;
+	return 0;
+}
+
+/* sv as an error message shows it: strings quoted, numbers as Perl prints
+ * them (4294967297, 1.5, Inf, NaN). */
+static SV *describe_value(pTHX_ SV *sv)
+{
+	if (!SvOK(sv))
+		return sv_2mortal(newSVpvs("undef"));
+	if (SvROK(sv)) {
+		if (sv_isobject(sv))
+			return sv_2mortal(newSVpvf("an object of class %s",
+						   sv_reftype(SvRV(sv), 1)));
+		const char *type = sv_reftype(SvRV(sv), 0);
+		return sv_2mortal(newSVpvf("%s %s reference",
+					   type[0] && strchr("AEIOU", type[0]) ?
+						   "an" : "a",
+					   type));
+	}
+	SV *copy = sv_2mortal(newSVsv_nomg(sv)); /* sv keeps its flags */
+	STRLEN len;
+	const char *p = SvPV_nomg(copy, len);
+	if (SvPOK(sv) && !SvIOK(sv) && !SvNOK(sv))
+		return sv_2mortal(newSVpvf("the string '%.*s'%s",
+					   (int)(len > 40 ? 40 : len), p,
+					   len > 40 ? "..." : ""));
+	return copy;
+}
+
+/* The number argument arg of fn as an int from min to max, or a croak that
+ * names the argument, the accepted range and what was passed. */
+static int arg_int(pTHX_ SV *sv, const char *fn, const char *arg, IV min,
+		   IV max)
+{
+	int v;
+	SvGETMAGIC(sv);
+	if (sv_int_in(aTHX_ sv, min, max, &v) < 0)
+		croak("%s: %s must be an integer from %" IVdf " to %" IVdf
+		      ", not %" SVf, fn, arg, min, max,
+		      SVfARG(describe_value(aTHX_ sv)));
+	return v;
+}
+
+/* Ids are positive: 0 and negative values are never ids. */
+#define arg_id(sv, fn, arg) arg_int(aTHX_ sv, fn, arg, 1, INT_MAX)
+/* Any C int: unknown bits of an event mask are ignored, and every negative
+ * period means "disabled". */
+#define arg_any_int(sv, fn, arg) arg_int(aTHX_ sv, fn, arg, INT_MIN, INT_MAX)
+
+static int sv_to_fd(pTHX_ SV *sv, const char *fn)
+{
+	SvGETMAGIC(sv);
+	if ((SvROK(sv) && (SvTYPE(SvRV(sv)) == SVt_PVGV ||
+			   SvTYPE(SvRV(sv)) == SVt_PVIO)) ||
+	    isGV_with_GP(sv)) {
+		IO *io = sv_2io(sv); /* croaks if the glob has no handle */
+		PerlIO *fp = IoIFP(io);
+		int fd = fp ? PerlIO_fileno(fp) : -1;
+		if (fd < 0)
+			croak("%s: the file handle is not open", fn);
+		return fd;
+	}
+	int fd;
+	if (sv_int_in(aTHX_ sv, 0, INT_MAX, &fd) < 0)
+		croak("%s: the file descriptor must be a number or a file "
+		      "handle, and a number an integer from 0 to %d, not %" SVf,
+		      fn, INT_MAX, SVfARG(describe_value(aTHX_ sv)));
+	return fd;
+}
+
 /* ---- the six functions for a Perl implementation ----------------------- */
 
 static void probe_timer(int timer, void *opaque)
@@ -291,14 +403,17 @@ static int impl_usable(const char *fn)
 	return PL_phase != PERL_PHASE_DESTRUCT && perl_impl != NULL;
 }
 
-/* $impl->method(args) in scalar context inside an eval, in the caller's
- * ENTER/SAVETMPS scope.  Returns the result as an int (0 for a void call),
- * or -1 when the method died or returned something other than a number;
- * impl_error then says why and the death was reported. */
+/* What call_impl() expects back: nothing, a new id, or 0 for success. */
+enum impl_result { RESULT_NONE, RESULT_ID, RESULT_STATUS };
+
+/* $impl->method(args) inside an eval, in the caller's ENTER/SAVETMPS
+ * scope.  Returns the result as an int (0 for RESULT_NONE), or -1 when the
+ * method died, returned a negative number, or returned something that is
+ * not an integer in range (an id must be positive); impl_error then says
+ * why, and a death was also reported. */
 static int call_impl(pTHX_ const char *method, SV **args, int nargs,
-		     int want_result)
+		     enum impl_result want)
 {
-	int ret = 0;
 	dSP;
 	save_scalar(PL_errgv);
 	PUSHMARK(SP);
@@ -307,8 +422,8 @@ static int call_impl(pTHX_ const char *method, SV **args, int nargs,
 	for (int i = 0; i < nargs; i++)
 		PUSHs(args[i]);
 	PUTBACK;
-	int count = call_method(method, (want_result ? G_SCALAR : G_VOID) |
-					G_EVAL);
+	int count = call_method(method, (want != RESULT_NONE ? G_SCALAR :
+					 G_VOID) | G_EVAL);
 	SPAGAIN;
 	SV *result = count > 0 ? POPs : &PL_sv_undef;
 	SP -= count > 1 ? count - 1 : 0;
@@ -322,20 +437,32 @@ static int call_impl(pTHX_ const char *method, SV **args, int nargs,
 		report(aTHX_ msg);
 		return -1;
 	}
-	if (!want_result)
+	if (want == RESULT_NONE)
 		return 0;
-	if (!SvOK(result) || !looks_like_number(result)) {
-		snprintf(impl_error, sizeof(impl_error),
-			 "%s->%s returned %s, not a number", cls, method,
-			 SvOK(result) ? "a string" : "undef");
+	/* Checked like the arguments of VEvent::Event's functions: an id of
+	 * 2**32+1 must not become watch 1 for C. */
+	int v;
+	SvGETMAGIC(result);
+	if (sv_int_in(aTHX_ result, INT_MIN, INT_MAX, &v) < 0 ||
+	    (want == RESULT_ID && v == 0)) {
+		const char *shown = SvPV_nolen(describe_value(aTHX_ result));
+		if (want == RESULT_ID)
+			snprintf(impl_error, sizeof(impl_error),
+				 "%s->%s returned %s, not an id (an integer "
+				 "from 1 to %d) or -1", cls, method, shown,
+				 INT_MAX);
+		else
+			snprintf(impl_error, sizeof(impl_error),
+				 "%s->%s returned %s, not 0 or -1", cls, method,
+				 shown);
 		return -1;
 	}
-	IV v = SvIV(result);
-	ret = v < -1 ? -1 : v > INT_MAX ? INT_MAX : (int)v;
-	if (ret < 0)
-		snprintf(impl_error, sizeof(impl_error), "%s->%s returned -1",
-			 cls, method);
-	return ret;
+	if (v < 0) {
+		snprintf(impl_error, sizeof(impl_error), "%s->%s returned %d",
+			 cls, method, v);
+		return -1;
+	}
+	return v;
 }
 
 static struct vp_reg *reg_new(void)
@@ -376,7 +503,7 @@ static int impl_add(int is_timer, int fd, int events, int timeout,
 	args[n++] = sv_2mortal(token_new(aTHX_ r, TOKEN_OPAQUE));
 	args[n++] = sv_2mortal(token_new(aTHX_ r, TOKEN_FF));
 	int id = call_impl(aTHX_ is_timer ? "add_timeout" : "add_handle", args,
-			   n, 1);
+			   n, RESULT_ID);
 	if (id < 0)
 		r->failed = 1; /* libvirt's rule: no ff after a failed add */
 	else
@@ -408,13 +535,13 @@ static int impl_add_timeout(int timeout, virEventTimeoutCallback cb,
 }
 
 static int impl_call2(const char *method, int a, int b, int nargs,
-		      int want_result)
+		      enum impl_result want)
 {
 	dTHX;
 	ENTER;
 	SAVETMPS;
 	SV *args[2] = { sv_2mortal(newSViv(a)), sv_2mortal(newSViv(b)) };
-	int rc = call_impl(aTHX_ method, args, nargs, want_result);
+	int rc = call_impl(aTHX_ method, args, nargs, want);
 	FREETMPS;
 	LEAVE;
 	return rc;
@@ -423,27 +550,29 @@ static int impl_call2(const char *method, int a, int b, int nargs,
 static void impl_update_handle(int watch, int events)
 {
 	if (impl_usable("virEventUpdateHandle"))
-		impl_call2("update_handle", watch, events, 2, 0);
+		impl_call2("update_handle", watch, events, 2, RESULT_NONE);
 }
 
 static int impl_remove_handle(int watch)
 {
 	if (!impl_usable("virEventRemoveHandle"))
 		return -1;
-	return impl_call2("remove_handle", watch, 0, 1, 1) < 0 ? -1 : 0;
+	return impl_call2("remove_handle", watch, 0, 1, RESULT_STATUS) < 0 ?
+		       -1 : 0;
 }
 
 static void impl_update_timeout(int timer, int timeout)
 {
 	if (impl_usable("virEventUpdateTimeout"))
-		impl_call2("update_timeout", timer, timeout, 2, 0);
+		impl_call2("update_timeout", timer, timeout, 2, RESULT_NONE);
 }
 
 static int impl_remove_timeout(int timer)
 {
 	if (!impl_usable("virEventRemoveTimeout"))
 		return -1;
-	return impl_call2("remove_timeout", timer, 0, 1, 1) < 0 ? -1 : 0;
+	return impl_call2("remove_timeout", timer, 0, 1, RESULT_STATUS) < 0 ?
+		       -1 : 0;
 }
 
 /* ---- helpers for the XSUBs --------------------------------------------- */
@@ -469,23 +598,6 @@ static const char *why_failed(void)
 	if (mode == VP_PERL && impl_error[0])
 		return impl_error;
 	return vev_compat_last_error();
-}
-
-static int sv_to_fd(pTHX_ SV *sv, const char *fn)
-{
-	if (SvROK(sv) || isGV_with_GP(sv)) {
-		IO *io = sv_2io(sv); /* croaks if it is not a handle */
-		PerlIO *fp = IoIFP(io);
-		int fd = fp ? PerlIO_fileno(fp) : -1;
-		if (fd < 0)
-			croak("%s: the file handle is not open", fn);
-		return fd;
-	}
-	if (!SvOK(sv) || !looks_like_number(sv))
-		croak("%s: the file descriptor must be a number or a file handle",
-		      fn);
-	IV fd = SvIV(sv);
-	return fd < INT_MIN ? INT_MIN : fd > INT_MAX ? -1 : (int)fd;
 }
 
 static SV *code_ref(pTHX_ SV *sv, const char *fn)
@@ -602,18 +714,19 @@ PPCODE:
 int
 add_handle(fd, events, cb)
 	SV *fd
-	int events
+	SV *events
 	SV *cb
 PREINIT:
 	const char *fn = "VEvent::Event::add_handle";
 CODE:
 	int fdnum = sv_to_fd(aTHX_ fd, fn);
-	SV *sub = code_ref(aTHX_ cb, fn);
+	int mask = arg_any_int(events, fn, "$events");
 	refuse_during_thread(aTHX_ fn);
+	SV *sub = code_ref(aTHX_ cb, fn);
 	flush_deferred(aTHX);
 	impl_error[0] = '\0';
 	subs_held++;
-	RETVAL = virEventAddHandle(fdnum, events, sub_handle_cb, sub, sub_free);
+	RETVAL = virEventAddHandle(fdnum, mask, sub_handle_cb, sub, sub_free);
 	if (RETVAL < 0) {
 		release_sub(aTHX_ sub);
 		croak("%s: %s", fn, why_failed());
@@ -623,35 +736,45 @@ OUTPUT:
 
 void
 update_handle(watch, events)
-	int watch
-	int events
+	SV *watch
+	SV *events
+PREINIT:
+	const char *fn = "VEvent::Event::update_handle";
 PPCODE:
+	/* As in libvirt, updating an unknown watch (0 and negative numbers
+	 * included) does nothing; only a number that is no C int dies. */
+	int id = arg_any_int(watch, fn, "$watch");
+	int mask = arg_any_int(events, fn, "$events");
 	flush_deferred(aTHX);
-	virEventUpdateHandle(watch, events);
+	virEventUpdateHandle(id, mask);
 
 void
 remove_handle(watch)
-	int watch
+	SV *watch
+PREINIT:
+	const char *fn = "VEvent::Event::remove_handle";
 PPCODE:
+	int id = arg_id(watch, fn, "$watch");
 	flush_deferred(aTHX);
 	impl_error[0] = '\0';
-	if (virEventRemoveHandle(watch) < 0)
-		croak("VEvent::Event::remove_handle: %s", why_failed());
+	if (virEventRemoveHandle(id) < 0)
+		croak("%s: %s", fn, why_failed());
 	XSRETURN_YES;
 
 int
 add_timeout(frequency, cb)
-	int frequency
+	SV *frequency
 	SV *cb
 PREINIT:
 	const char *fn = "VEvent::Event::add_timeout";
 CODE:
-	SV *sub = code_ref(aTHX_ cb, fn);
+	int ms = arg_any_int(frequency, fn, "$frequency");
 	refuse_during_thread(aTHX_ fn);
+	SV *sub = code_ref(aTHX_ cb, fn);
 	flush_deferred(aTHX);
 	impl_error[0] = '\0';
 	subs_held++;
-	RETVAL = virEventAddTimeout(frequency, sub_timeout_cb, sub, sub_free);
+	RETVAL = virEventAddTimeout(ms, sub_timeout_cb, sub, sub_free);
 	if (RETVAL < 0) {
 		release_sub(aTHX_ sub);
 		croak("%s: %s", fn, why_failed());
@@ -661,20 +784,27 @@ OUTPUT:
 
 void
 update_timeout(timer, frequency)
-	int timer
-	int frequency
+	SV *timer
+	SV *frequency
+PREINIT:
+	const char *fn = "VEvent::Event::update_timeout";
 PPCODE:
+	int id = arg_any_int(timer, fn, "$timer");
+	int ms = arg_any_int(frequency, fn, "$frequency");
 	flush_deferred(aTHX);
-	virEventUpdateTimeout(timer, frequency);
+	virEventUpdateTimeout(id, ms);
 
 void
 remove_timeout(timer)
-	int timer
+	SV *timer
+PREINIT:
+	const char *fn = "VEvent::Event::remove_timeout";
 PPCODE:
+	int id = arg_id(timer, fn, "$timer");
 	flush_deferred(aTHX);
 	impl_error[0] = '\0';
-	if (virEventRemoveTimeout(timer) < 0)
-		croak("VEvent::Event::remove_timeout: %s", why_failed());
+	if (virEventRemoveTimeout(id) < 0)
+		croak("%s: %s", fn, why_failed());
 	XSRETURN_YES;
 
 void
@@ -712,14 +842,17 @@ PPCODE:
 
 void
 _run_handle_callback_helper(watch, fd, events, cb, opaque)
-	int watch
-	int fd
-	int events
+	SV *watch
+	SV *fd
+	SV *events
 	SV *cb
 	SV *opaque
 PREINIT:
 	const char *fn = "_run_handle_callback";
 PPCODE:
+	int id = arg_id(watch, fn, "$watch");
+	int fdnum = arg_any_int(fd, fn, "$fd");
+	int mask = arg_any_int(events, fn, "$events");
 	struct vp_reg *r = token_open(aTHX_ cb, TOKEN_CB, fn, "$cb");
 	if (token_open(aTHX_ opaque, TOKEN_OPAQUE, fn, "$opaque") != r)
 		croak("%s: $cb and $opaque come from different registrations", fn);
@@ -731,18 +864,19 @@ PPCODE:
 		croak("%s: watch %d was already freed (_free_callback_opaque)",
 		      fn, r->id);
 	r->refs++; /* the callback may make the implementation drop it */
-	r->handle_cb(watch, fd, events, r->opaque);
+	r->handle_cb(id, fdnum, mask, r->opaque);
 	reg_release(aTHX_ r);
 	XSRETURN_EMPTY;
 
 void
 _run_timeout_callback_helper(timer, cb, opaque)
-	int timer
+	SV *timer
 	SV *cb
 	SV *opaque
 PREINIT:
 	const char *fn = "_run_timeout_callback";
 PPCODE:
+	int id = arg_id(timer, fn, "$timer");
 	struct vp_reg *r = token_open(aTHX_ cb, TOKEN_CB, fn, "$cb");
 	if (token_open(aTHX_ opaque, TOKEN_OPAQUE, fn, "$opaque") != r)
 		croak("%s: $cb and $opaque come from different registrations", fn);
@@ -754,7 +888,7 @@ PPCODE:
 		croak("%s: timer %d was already freed (_free_callback_opaque)",
 		      fn, r->id);
 	r->refs++;
-	r->timeout_cb(timer, r->opaque);
+	r->timeout_cb(id, r->opaque);
 	reg_release(aTHX_ r);
 	XSRETURN_EMPTY;
 
@@ -925,50 +1059,66 @@ MODULE = VEvent		PACKAGE = VEvent::Event::_CClient
 
 int
 add_handle(fd, events)
-	int fd
-	int events
+	SV *fd
+	SV *events
+PREINIT:
+	const char *fn = "VEvent::Event::_CClient::add_handle";
 CODE:
-	RETVAL = virEventAddHandle(fd, events, cclient_handle, &cclient_token,
+	int fdnum = arg_any_int(fd, fn, "$fd");
+	int mask = arg_any_int(events, fn, "$events");
+	RETVAL = virEventAddHandle(fdnum, mask, cclient_handle, &cclient_token,
 				   cclient_free);
 OUTPUT:
 	RETVAL
 
 int
 add_timeout(frequency)
-	int frequency
+	SV *frequency
 CODE:
-	RETVAL = virEventAddTimeout(frequency, cclient_timeout, &cclient_token,
+	int ms = arg_any_int(frequency, "VEvent::Event::_CClient::add_timeout",
+			     "$frequency");
+	RETVAL = virEventAddTimeout(ms, cclient_timeout, &cclient_token,
 				    cclient_free);
 OUTPUT:
 	RETVAL
 
 void
 update_handle(watch, events)
-	int watch
-	int events
+	SV *watch
+	SV *events
+PREINIT:
+	const char *fn = "VEvent::Event::_CClient::update_handle";
 PPCODE:
-	virEventUpdateHandle(watch, events);
+	int id = arg_any_int(watch, fn, "$watch");
+	int mask = arg_any_int(events, fn, "$events");
+	virEventUpdateHandle(id, mask);
 
 void
 update_timeout(timer, frequency)
-	int timer
-	int frequency
+	SV *timer
+	SV *frequency
+PREINIT:
+	const char *fn = "VEvent::Event::_CClient::update_timeout";
 PPCODE:
-	virEventUpdateTimeout(timer, frequency);
+	int id = arg_any_int(timer, fn, "$timer");
+	int ms = arg_any_int(frequency, fn, "$frequency");
+	virEventUpdateTimeout(id, ms);
 
 int
 remove_handle(watch)
-	int watch
+	SV *watch
 CODE:
-	RETVAL = virEventRemoveHandle(watch);
+	RETVAL = virEventRemoveHandle(arg_any_int(
+		watch, "VEvent::Event::_CClient::remove_handle", "$watch"));
 OUTPUT:
 	RETVAL
 
 int
 remove_timeout(timer)
-	int timer
+	SV *timer
 CODE:
-	RETVAL = virEventRemoveTimeout(timer);
+	RETVAL = virEventRemoveTimeout(arg_any_int(
+		timer, "VEvent::Event::_CClient::remove_timeout", "$timer"));
 OUTPUT:
 	RETVAL
 

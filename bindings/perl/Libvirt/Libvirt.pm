@@ -19,10 +19,10 @@ sub register {
         $mode = 'default';
     }
     if ($mode eq 'default') {
-        return _register_loop(VEvent::Event::_default_loop_address());
+        return _register_loop();
     }
     if ($mode eq 'perl') {
-        return _register_table(VEvent::Event::_trampoline_addresses());
+        return _register_table();
     }
     Carp::croak('VEvent::register_libvirt: C code in this process '
         . 'registered its own event loop implementation with vevent-compat; '
@@ -84,10 +84,14 @@ What L<VEvent/register_libvirt> does (see there); call that instead.
 The address of the vevent loop registered with libvirt through the bridge
 (C<vev_libvirt_loop()>), or 0. The tests compare it with the default loop's.
 
-=item _register_loop($address), _register_table(@six_addresses), _libvirt_loop_address(), _table_registered()
+=item _register_loop(), _register_table(), _libvirt_loop_address(), _table_registered()
 
 The XS functions behind C<register> and C<loop_address>; whether a Perl
-implementation's functions were registered with libvirt.
+implementation's functions were registered with libvirt. The first two take
+no arguments: they ask L<VEvent::Event> for the default loop's address
+(C<_default_loop_address>) or the six functions' addresses
+(C<_trampoline_addresses>) themselves, so that no number a caller passes
+can become a pointer that C uses.
 
 =back
 

@@ -10,7 +10,9 @@
  * the load order; keeping them in separate modules also keeps each
  * module's own view unambiguous.  What it needs from VEvent (the default
  * loop, or the six functions that call a Perl implementation) it receives
- * as addresses from VEvent's XS.
+ * as addresses from VEvent's XS.  It asks for them itself rather than
+ * taking them as arguments: no number a Perl caller passes can become a
+ * pointer that C calls.
  */
 #define PERL_NO_GET_CONTEXT
 #include "EXTERN.h"
@@ -25,6 +27,26 @@
 #include <vevent/libvirt-bridge.h>
 
 static int table_registered;
+
+/* Calls the VEvent XSUB fn, which returns addresses, and stores the n it
+ * returned in out; croaks with VEvent's reason if it dies. */
+static void vevent_addresses(pTHX_ const char *fn, UV *out, int n)
+{
+	dSP;
+	ENTER;
+	SAVETMPS;
+	PUSHMARK(SP);
+	int count = call_pv(fn, G_ARRAY);
+	SPAGAIN;
+	if (count != n)
+		croak("VEvent::register_libvirt: %s returned %d values, not %d",
+		      fn, count, n);
+	for (int i = n - 1; i >= 0; i--)
+		out[i] = POPu;
+	PUTBACK;
+	FREETMPS;
+	LEAVE;
+}
 
 static void probe_timer(int timer, void *opaque)
 {
@@ -48,9 +70,11 @@ MODULE = VEvent::Libvirt	PACKAGE = VEvent::Libvirt
 PROTOTYPES: DISABLE
 
 int
-_register_loop(address)
-	UV address
+_register_loop()
 CODE:
+	UV address;
+	vevent_addresses(aTHX_ "VEvent::Event::_default_loop_address", &address,
+			 1);
 	vev_loop *loop = INT2PTR(vev_loop *, address);
 	int rc = vev_libvirt_register(loop);
 	if (rc == -EALREADY && vev_libvirt_loop() == loop)
@@ -62,15 +86,12 @@ OUTPUT:
 	RETVAL
 
 int
-_register_table(add_handle, update_handle, remove_handle, add_timeout, update_timeout, remove_timeout)
-	UV add_handle
-	UV update_handle
-	UV remove_handle
-	UV add_timeout
-	UV update_timeout
-	UV remove_timeout
+_register_table()
 CODE:
 	if (!table_registered) {
+		UV fns[6];
+		vevent_addresses(aTHX_ "VEvent::Event::_trampoline_addresses",
+				 fns, 6);
 		if (virInitialize() < 0)
 			croak("VEvent::register_libvirt: virInitialize failed: %s",
 			      virGetLastErrorMessage());
@@ -80,13 +101,12 @@ CODE:
 			      "virEventRegisterDefaultImpl, Sys::Virt::Event or "
 			      "virEventRegisterImpl); it keeps the first one "
 			      "registered");
-		virEventRegisterImpl(
-			(virEventAddHandleFunc)(uintptr_t)add_handle,
-			(virEventUpdateHandleFunc)(uintptr_t)update_handle,
-			(virEventRemoveHandleFunc)(uintptr_t)remove_handle,
-			(virEventAddTimeoutFunc)(uintptr_t)add_timeout,
-			(virEventUpdateTimeoutFunc)(uintptr_t)update_timeout,
-			(virEventRemoveTimeoutFunc)(uintptr_t)remove_timeout);
+		virEventRegisterImpl((virEventAddHandleFunc)(uintptr_t)fns[0],
+				     (virEventUpdateHandleFunc)(uintptr_t)fns[1],
+				     (virEventRemoveHandleFunc)(uintptr_t)fns[2],
+				     (virEventAddTimeoutFunc)(uintptr_t)fns[3],
+				     (virEventUpdateTimeoutFunc)(uintptr_t)fns[4],
+				     (virEventRemoveTimeoutFunc)(uintptr_t)fns[5]);
 		table_registered = 1;
 	}
 	RETVAL = 1;

@@ -173,41 +173,96 @@ the removal), never inside the remove call.
 
 Watches file descriptor C<$fd> (a number, or a Perl file handle whose
 descriptor is used; keep the handle open while it is watched) for
-C<$events>, a mask of the C<HANDLE_*> constants. C<0> registers the watch
-without polling it. When an event is ready, C<$coderef> is called with the
-watch id, the descriptor and the mask of ready events. Returns the watch id.
-Dies (with vevent's reason) if C<$fd> is not an open descriptor,
-C<$coderef> is not a code reference, nothing is registered, or the
-implementation refuses.
+C<$events>, a mask of the C<HANDLE_*> constants (other bits are ignored).
+C<0> registers the watch without polling it. When an event is ready,
+C<$coderef> is called with the watch id, the descriptor and the mask of
+ready events. Returns the watch id. Dies (with vevent's reason) if C<$fd>
+is not an open descriptor, C<$coderef> is not a code reference, a number is
+not an integer in its range (see L</NUMBERS>), nothing is registered, or
+the implementation refuses.
 
 =item VEvent::Event::update_handle($watch, $events)
 
 Changes the events watch C<$watch> asks for. An unknown id is ignored, as in
-libvirt.
+libvirt; a value that is no C C<int> (see L</NUMBERS>) dies.
 
 =item VEvent::Event::remove_handle($watch)
 
 Removes watch C<$watch>: its callback does not run again. Returns true. Dies
-if there is no such watch (never added, or already removed).
+if there is no such watch (never added, or already removed) or if
+C<$watch> cannot be an id.
 
 =item my $timer = VEvent::Event::add_timeout($frequency, $coderef)
 
 Adds a timer that calls C<$coderef> with the timer id every C<$frequency>
 milliseconds (on the monotonic clock, counted from when it last fired, never
-early). C<0> fires on every iteration (and keeps iterations from blocking);
-C<-1> (any negative value) registers it disabled. Returns the timer id. Dies
-as C<add_handle> does.
+early), at most 2147483647 (about 24.8 days). C<0> fires on every
+iteration (and keeps iterations from blocking); C<-1> (any negative value
+down to -2147483648) registers it disabled. Returns the timer id. Dies as
+C<add_handle> does.
 
 =item VEvent::Event::update_timeout($timer, $frequency)
 
 Changes the period of timer C<$timer> (same values as C<add_timeout>) and
-restarts its countdown. An unknown id is ignored.
+restarts its countdown. An unknown id is ignored; a value that is no C
+C<int>, or a period out of range, dies.
 
 =item VEvent::Event::remove_timeout($timer)
 
-Removes timer C<$timer>. Returns true. Dies if there is no such timer.
+Removes timer C<$timer>. Returns true. Dies if there is no such timer or if
+C<$timer> cannot be an id.
 
 =back
+
+=head1 NUMBERS
+
+Every number these functions take reaches C as an C<int>. Each one is
+checked first: if it is not an integer in the range of its argument, the
+call dies and changes nothing. (Perl's own conversion, which
+L<Sys::Virt::Event> uses, would turn C<2**32+1> into C<1>, so that
+C<remove_timeout(2**32+1)> removed timer 1; C<2**32+20> into a 20 ms
+period; C<1.5> into C<1>; C<"abc"> and C<undef> into C<0>.) The message
+names the function, the argument, the range and what was passed:
+
+    VEvent::Event::remove_timeout: $timer must be an integer from 1 to
+    2147483647, not 4294967297
+
+An integer is a number without a fractional part (C<3>, C<3.0>, C<1e3>) or
+a string that reads as one (C<"3">, C<"3\n">, C<"1e3">). C<1.5>, C<"abc">,
+C<"3abc">, C<"0x10">, C<"">, C<undef>, C<NaN>, C<Inf> and references
+(including objects that overload numeric conversion) are refused.
+
+=over 4
+
+=item C<$watch>, C<$timer>: 1 to 2147483647 for the remove functions, any C C<int> for the update ones
+
+An id that is not registered follows the contract: the update functions
+ignore it, as libvirt does (C<0> and negative numbers included, since no
+watch or timer has them), and the remove functions die (C<0> and negative
+numbers die with the range message).
+
+=item C<$fd>: 0 to 2147483647, or a file handle
+
+A negative descriptor dies here, whatever implementation is registered.
+
+=item C<$events>: -2147483648 to 2147483647
+
+Any C C<int>: the bits other than the four C<HANDLE_*> ones are ignored, as
+in libvirt (a negative mask is an C<int> with its high bits set).
+
+=item C<$frequency>: -2147483648 to 2147483647
+
+Milliseconds; C<0> means every iteration and every negative value means
+disabled, as in libvirt. A period beyond C<2147483647> ms dies rather than
+wrapping around to a short one.
+
+=back
+
+A program that passes valid numbers behaves as with L<Sys::Virt::Event>.
+
+The helper methods check their numbers the same way (C<$watch>, C<$timer>:
+1 to 2147483647; C<$fd>, C<$events>: any C C<int>), and so does VEvent with
+what a Perl implementation returns (see L<VEvent::EventImpl>).
 
 =head1 CONSTANTS
 

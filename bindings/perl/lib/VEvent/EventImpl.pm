@@ -110,8 +110,11 @@ with.
 Watch descriptor C<$fd> for C<$events> (a mask of
 L<VEvent::Event/CONSTANTS>; C<HANDLE_ERROR> and C<HANDLE_HANGUP> are to be
 reported even if not asked for; C<0> means registered but not polled).
-Return the new watch id, a positive integer, or C<-1> on failure (then never
-call C<$ff>).
+Return the new watch id, a positive integer (at most 2147483647, as the id
+is a C C<int>), or C<-1> on failure (then never call C<$ff>). Anything else
+(C<0>, C<1.5>, a larger number, a string, C<undef>) makes the add fail, with
+a message naming the method and what it returned: an id is never truncated
+into another one.
 
 =item $impl->update_handle($watch, $events)
 
@@ -122,7 +125,8 @@ Change the events of watch C<$watch>; ignore unknown ids.
 Stop watch C<$watch> at once (its callback must not run again), and arrange
 for C<_free_callback_opaque($ff, $opaque)> to be called later: not inside
 this call and not from inside another callback, at the latest in the next
-iteration of the loop. Return C<0>, or C<-1> for an unknown id.
+iteration of the loop. Return C<0>, or C<-1> for an unknown id (a result
+that is not an integer also counts as a failure).
 
 =item $impl->add_timeout($frequency, $cb, $opaque, $ff)
 
@@ -163,7 +167,10 @@ reported on stderr.
 
 =back
 
-The helpers die if the tokens are not ones VEvent handed to this
+The helpers die if C<$watch> or C<$timer> is not an integer from 1 to
+2147483647, or C<$fd> or C<$events> not an integer that fits a C C<int>
+(they go to C as they are, never truncated; see L<VEvent::Event/NUMBERS>),
+if the tokens are not ones VEvent handed to this
 implementation, if C<$cb> and C<$opaque> come from different registrations,
 or if the registration was already freed: a mistake in a Perl
 implementation cannot make C call a stale pointer.

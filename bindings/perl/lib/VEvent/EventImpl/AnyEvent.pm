@@ -6,6 +6,7 @@ use warnings;
 use parent 'VEvent::EventImpl';
 
 use AnyEvent ();
+use Carp ();
 use IO::Poll qw(POLLIN POLLOUT POLLERR POLLHUP POLLNVAL);
 use Scalar::Util ();
 use Time::HiRes ();
@@ -44,15 +45,32 @@ sub _weak_self {
 
 # ---- the six methods --------------------------------------------------
 
+# VEvent passes C ints.  A direct call with anything else dies rather than
+# letting Perl's numeric conversion turn "abc" into a period of 0 or
+# 2**32+3 into a descriptor poll(2) reads as 3.
+use constant { INT_MIN => -2**31, INT_MAX => 2**31 - 1 };
+
+sub _int {
+    my ($method, $name, $value) = @_;
+    return $value + 0
+        if defined $value && !ref $value && $value =~ /\A[-+]?[0-9]+\z/
+        && $value >= INT_MIN && $value <= INT_MAX;
+    Carp::croak(__PACKAGE__ . "::$method: \$$name must be an integer from "
+        . INT_MIN . ' to ' . INT_MAX . ', not '
+        . (defined $value ? "'$value'" : 'undef'));
+}
+
 sub add_handle {
     my ($self, $fd, $events, $cb, $opaque, $ff) = @_;
-    return -1 unless defined $fd && $fd =~ /\A\d+\z/;
+    $fd = _int('add_handle', 'fd', $fd);
+    $events = _int('add_handle', 'events', $events);
+    return -1 if $fd < 0;
     my @probe = ($fd, 0);
     IO::Poll::_poll(0, @probe);
     return -1 if $probe[1] & POLLNVAL;    # not an open descriptor
     my $id = $self->{next_watch}++;
     $self->{watches}{$id} = {
-        id => $id, fd => $fd + 0, events => $events + 0,
+        id => $id, fd => $fd, events => $events,
         cb => $cb, opaque => $opaque, ff => $ff, live => 1,
     };
     $self->_sync_fd($fd);
@@ -61,14 +79,17 @@ sub add_handle {
 
 sub update_handle {
     my ($self, $watch, $events) = @_;
+    $watch = _int('update_handle', 'watch', $watch);
+    $events = _int('update_handle', 'events', $events);
     my $w = $self->{watches}{$watch} or return;
-    $w->{events} = $events + 0;
+    $w->{events} = $events;
     $self->_sync_fd($w->{fd});
     return;
 }
 
 sub remove_handle {
     my ($self, $watch) = @_;
+    $watch = _int('remove_handle', 'watch', $watch);
     my $w = delete $self->{watches}{$watch} or return -1;
     $w->{live} = 0;
     push @{ $self->{frees} }, [ $w->{ff}, $w->{opaque} ];
@@ -79,6 +100,7 @@ sub remove_handle {
 
 sub add_timeout {
     my ($self, $frequency, $cb, $opaque, $ff) = @_;
+    $frequency = _int('add_timeout', 'frequency', $frequency);
     my $id = $self->{next_timer}++;
     $self->{timers}{$id} = {
         id => $id, cb => $cb, opaque => $opaque, ff => $ff, live => 1,
@@ -90,6 +112,8 @@ sub add_timeout {
 
 sub update_timeout {
     my ($self, $timer, $frequency) = @_;
+    $timer = _int('update_timeout', 'timer', $timer);
+    $frequency = _int('update_timeout', 'frequency', $frequency);
     my $t = $self->{timers}{$timer} or return;
     $self->_arm($t, $frequency);
     $self->_sync_timer;
@@ -98,6 +122,7 @@ sub update_timeout {
 
 sub remove_timeout {
     my ($self, $timer) = @_;
+    $timer = _int('remove_timeout', 'timer', $timer);
     my $t = delete $self->{timers}{$timer} or return -1;
     $t->{live} = 0;
     push @{ $self->{frees} }, [ $t->{ff}, $t->{opaque} ];
@@ -120,7 +145,7 @@ sub run_once {
 
 sub _arm {
     my ($self, $t, $frequency) = @_;
-    $t->{period} = $frequency + 0;
+    $t->{period} = $frequency;
     $t->{seq} = ++$self->{seq};
     $t->{deadline} = $t->{period} < 0 ? undef : _now() + $t->{period} / 1000;
     return;
@@ -362,7 +387,11 @@ lets C<recv> block; not from inside a callback.
 =item add_handle, update_handle, remove_handle, add_timeout, update_timeout, remove_timeout
 
 The six methods of L<VEvent::EventImpl>. C<add_handle> returns C<-1> for a
-descriptor that is not open.
+descriptor that is negative or not open. VEvent calls them with C C<int>s;
+a direct call with an argument that is not an integer of that range
+(C<-2147483648> to C<2147483647>: C<1.5>, C<"abc">, C<undef>, C<2**32+3>)
+dies saying which argument, instead of having Perl convert it to another
+number.
 
 =back
 
@@ -414,6 +443,11 @@ timer due at its cached time in one go, gets back to its other watchers).
 
 Make the AnyEvent I/O watchers of C<$fd>, and the one AnyEvent timer, follow
 the registrations.
+
+=item _int($method, $name, $value)
+
+C<$value> as a number if it is an integer that fits a C C<int>; otherwise it
+dies naming the method and the argument.
 
 =item _ready_watches, _arm($timer, $frequency), _run_frees, _dispatch($what, $code), _now, _weak_self
 
