@@ -174,6 +174,11 @@ static size_t epoll_memory(const struct vev_loop *loop)
 	       (size_t)state(loop)->cap * sizeof(struct epoll_event);
 }
 
+static int epoll_kernel_fd(const struct vev_loop *loop)
+{
+	return state(loop)->epfd;
+}
+
 const struct vev_backend vev__backend_epoll = {
 	.name = "epoll",
 	.init = epoll_init,
@@ -185,4 +190,5 @@ const struct vev_backend vev__backend_epoll = {
 	.wait = epoll_wait_,
 	.collect = epoll_collect,
 	.memory = epoll_memory,
+	.kernel_fd = epoll_kernel_fd,
 };

@@ -103,6 +103,18 @@ int vev__sys_eventfd(unsigned int initval, int flags)
 }
 #endif
 
+#ifdef VEV_HAVE_TIMERFD
+int vev__sys_timerfd_create(int clockid, int flags)
+{
+	FAULTABLE(timerfd_create(clockid, flags), EMFILE);
+}
+
+int vev__sys_timerfd_settime(int fd, int flags, const struct itimerspec *its)
+{
+	FAULTABLE(timerfd_settime(fd, flags, its, NULL), ENOMEM);
+}
+#endif
+
 int vev__sys_pipe(int fds[2])
 {
 	FAULTABLE(pipe(fds), EMFILE);

@@ -276,6 +276,34 @@ int vev_update_handle(vev_loop *loop, int watch, int events)
 	return ret;
 }
 
+/* Take a watch out of its descriptor's list (its id is gone already) and
+ * queue it for its free callback. */
+static void remove_locked(struct vev_loop *loop, uint32_t idx)
+{
+	struct vev_handle *h = vev__handle_at(loop, idx);
+	int fd = h->fd;
+	struct vev_fdrec *rec = &loop->fds[fd];
+
+	fd_unlink(loop, rec, idx);
+	h->cb = NULL;
+	if (rec->head == VEV_NIL) /* what we knew of the file goes too */
+		rec->flags &= ~VEV_FD_ALWAYS;
+	refresh_want(loop, fd);
+	/* Callers close the descriptor as soon as this returns (libvirt
+	 * does, from any thread): drop the kernel registration now, not at
+	 * the next iteration, when the number may name another file.  (Not
+	 * in a forked child before its first iteration: the epoll instance
+	 * is still the parent's; nor when the loop is being freed, which
+	 * drops every registration at once.) */
+	if (rec->head == VEV_NIL && rec->kernel && !loop->freeing &&
+	    loop->be->set_from_any_thread &&
+	    loop->fork_gen == atomic_load(&vev__fork_generation) &&
+	    loop->be->set(loop, fd, rec->kernel, 0) == 0)
+		rec->kernel = 0;
+	vev__freelist_push(loop, &loop->handle_frees, &loop->handles, idx);
+	vev__wake_locked(loop);
+}
+
 int vev_remove_handle(vev_loop *loop, int watch)
 {
 	int ret = 0;
@@ -289,27 +317,7 @@ int vev_remove_handle(vev_loop *loop, int watch)
 		ret = vev__error(ENOENT, "vev_remove_handle: no watch %d",
 				 watch);
 	} else {
-		struct vev_handle *h = vev__handle_at(loop, idx);
-		int fd = h->fd;
-		struct vev_fdrec *rec = &loop->fds[fd];
-		fd_unlink(loop, rec, idx);
-		h->cb = NULL;
-		if (rec->head == VEV_NIL) /* what we knew of the file goes too */
-			rec->flags &= ~VEV_FD_ALWAYS;
-		refresh_want(loop, fd);
-		/* Callers close the descriptor as soon as this returns (libvirt
-		 * does, from any thread): drop the kernel registration now,
-		 * not at the next iteration, when the number may name another
-		 * file.  (Not in a forked child before its first iteration:
-		 * the epoll instance is still the parent's.) */
-		if (rec->head == VEV_NIL && rec->kernel &&
-		    loop->be->set_from_any_thread &&
-		    loop->fork_gen == atomic_load(&vev__fork_generation) &&
-		    loop->be->set(loop, fd, rec->kernel, 0) == 0)
-			rec->kernel = 0;
-		vev__freelist_push(loop, &loop->handle_frees, &loop->handles,
-				   idx);
-		vev__wake_locked(loop);
+		remove_locked(loop, idx);
 	}
 	vev__unlock(&loop->lock);
 	return ret;
@@ -569,10 +577,7 @@ void vev__handles_remove_all(struct vev_loop *loop)
 		if (vev__idmap_find(&loop->handle_ids, h->id) != idx)
 			continue;
 		vev__idmap_remove(&loop->handle_ids, h->id);
-		fd_unlink(loop, &loop->fds[h->fd], idx);
-		h->cb = NULL;
-		vev__freelist_push(loop, &loop->handle_frees, &loop->handles,
-				   idx);
+		remove_locked(loop, idx);
 	}
 }
 

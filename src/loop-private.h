@@ -142,6 +142,7 @@ struct vev_fdlist {
 };
 
 struct vev_backend;
+struct vev_embed;
 
 struct vev_loop {
 	struct vev_lock lock;
@@ -155,7 +156,9 @@ struct vev_loop {
 	bool polling;      /* the loop thread is blocked in the backend */
 	bool woken;        /* the backend saw the wake-up descriptor */
 	bool quit;         /* vev_quit() not yet consumed by vev_run() */
-	bool closing;      /* vev_loop_free() is running free callbacks */
+	bool closing;      /* vev_loop_free() or vev_loop_clear() is running
+	                    * free callbacks: adds are refused */
+	bool freeing;      /* vev_loop_free(): leave the kernel state alone */
 	bool rebuild;      /* the kernel holds a registration we cannot remove */
 	unsigned long fork_gen; /* vev__fork_generation when the kernel state
 	                         * was made; differs in a forked child */
@@ -186,6 +189,8 @@ struct vev_loop {
 	uint32_t *due;     /* timers collected this iteration */
 	uint32_t due_len, due_cap;
 	struct vev_freelist timer_frees;
+
+	struct vev_embed *embed; /* NULL until vev_loop_fd() is first called */
 
 	uint64_t stats[VEV_STAT_COUNT_];
 	uint64_t waits; /* backend waits, for tests that prove nothing spins */
@@ -223,6 +228,9 @@ struct vev_backend {
 	 * loop->woken for the wake-up descriptor.  Lock held. */
 	void (*collect)(struct vev_loop *loop);
 	size_t (*memory)(const struct vev_loop *loop);
+	/* The descriptor that is readable while a registered descriptor is
+	 * ready (the epoll instance), for embedding; NULL if there is none. */
+	int (*kernel_fd)(const struct vev_loop *loop);
 };
 
 extern const struct vev_backend vev__backend_epoll;
@@ -242,14 +250,27 @@ extern atomic_ulong vev__fork_generation;
 /* ---- shared by loop.c, handles.c, timers.c ---------------------------- */
 
 void vev__wake_polling(struct vev_loop *loop);
+/* In a forked child: give the loop its own kernel state.  0 or -errno,
+ * with a message prefixed by `what`. */
+int vev__refresh_after_fork(struct vev_loop *loop, const char *what);
 
-/* Wake the loop thread if it is blocked in the backend.  Lock held.  Only
- * a loop blocked in the backend needs a kick; one that is dispatching reads
- * the new state under the lock before it waits. */
+/* embed.c: bring the embedding descriptor up to date (lock held). */
+void vev__embed_sync(struct vev_loop *loop);
+void vev__embed_before_rebuild(struct vev_loop *loop);
+void vev__embed_fini(struct vev_loop *loop);
+int vev__embed_verify(const struct vev_loop *loop);
+size_t vev__embed_memory(const struct vev_loop *loop);
+
+/* A change was made (lock held): wake the loop thread if it is blocked in
+ * the backend.  One that is dispatching reads the new state under the lock
+ * before it waits.  An embedded loop between iterations is waited on by its
+ * host, through the embedding descriptor, which must show the change now. */
 static inline void vev__wake_locked(struct vev_loop *loop)
 {
 	if (loop->polling)
 		vev__wake_polling(loop);
+	else if (__builtin_expect(loop->embed != NULL, 0) && !loop->running)
+		vev__embed_sync(loop);
 }
 /* Queue a removed record (cb already NULL) for its free callback. */
 void vev__freelist_push(struct vev_loop *loop, struct vev_freelist *list,

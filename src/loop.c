@@ -3,6 +3,8 @@
  * callbacks, cross-thread wake-ups, the helper thread and introspection. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -85,18 +87,19 @@ static int pick_backend(unsigned flags, const struct vev_backend **be)
 	return 0;
 }
 
-static int make_wake_fd(struct vev_loop *loop)
+/* Returns 0 or -errno, with a message prefixed by `what`. */
+static int make_wake_fd(struct vev_loop *loop, const char *what)
 {
 #ifdef VEV_HAVE_EVENTFD
 	int fd = vev__sys_eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (fd < 0)
-		return vev__error(errno, "vev_loop_new: eventfd: %s",
+		return vev__error(errno, "%s: eventfd: %s", what,
 				  strerror(errno));
 	loop->wake_rfd = loop->wake_wfd = fd;
 #else
 	int p[2];
 	if (vev__sys_pipe(p) < 0)
-		return vev__error(errno, "vev_loop_new: pipe: %s",
+		return vev__error(errno, "%s: pipe: %s", what,
 				  strerror(errno));
 	for (int i = 0; i < 2; i++) {
 		fcntl(p[i], F_SETFD, FD_CLOEXEC);
@@ -144,7 +147,7 @@ int vev_loop_new(vev_loop **loopp, unsigned flags)
 		vev__free(loop);
 		return vev__error(rc, "vev_loop_new: mutex: %s", strerror(rc));
 	}
-	rc = make_wake_fd(loop);
+	rc = make_wake_fd(loop, "vev_loop_new");
 	if (rc == 0)
 		rc = be->init(loop);
 	if (rc < 0) {
@@ -206,8 +209,6 @@ void vev__freelist_push(struct vev_loop *loop, struct vev_freelist *list,
 	(void)loop;
 }
 
-static int refresh_after_fork(struct vev_loop *loop);
-
 /* Run the free callbacks of the records queued when this started, oldest
  * first, with the lock released around each.  Removals made by those
  * callbacks wait for the next purge, so a free callback that keeps removing
@@ -246,7 +247,7 @@ static unsigned purge(struct vev_loop *loop)
 		return 0;
 	/* (Not when freeing: closing the backend drops everything, and in a
 	 * forked child touching it could change the parent's registrations.) */
-	if (!loop->closing && refresh_after_fork(loop) == 0)
+	if (!loop->freeing && vev__refresh_after_fork(loop, "vev_loop") == 0)
 		vev__handles_apply(loop);
 	return purge_list(loop, &loop->handle_frees, &loop->handles) +
 	       purge_list(loop, &loop->timer_frees, &loop->timers);
@@ -257,22 +258,28 @@ static unsigned purge(struct vev_loop *loop)
 /* A forked child shares the parent's epoll instance and wake-up counter:
  * touching them would change what the parent watches.  The child gets its
  * own before it changes anything. */
-static int refresh_after_fork(struct vev_loop *loop)
+int vev__refresh_after_fork(struct vev_loop *loop, const char *what)
 {
 	unsigned long gen = atomic_load(&vev__fork_generation);
 	if (gen == loop->fork_gen)
 		return 0;
+	char prefix[64];
+	snprintf(prefix, sizeof(prefix), "%s: renewing the kernel state "
+		 "after fork", what);
 	int old_r = loop->wake_rfd, old_w = loop->wake_wfd;
-	int rc = make_wake_fd(loop);
-	if (rc < 0)
+	int rc = make_wake_fd(loop, prefix);
+	if (rc < 0) {
+		loop->wake_rfd = old_r;
+		loop->wake_wfd = old_w;
 		return rc;
+	}
 	rc = loop->be->rebuild(loop);
 	if (rc < 0) {
 		close_wake_fd(loop);
 		loop->wake_rfd = old_r;
 		loop->wake_wfd = old_w;
-		return vev__error(-rc, "vev_run_once: cannot renew the kernel "
-				  "state after fork: %s", strerror(-rc));
+		return vev__error(-rc, "%s: %s: %s", prefix, loop->be->name,
+				  strerror(-rc));
 	}
 	if (old_w != old_r)
 		close(old_w);
@@ -290,6 +297,7 @@ static void rebuild_if_needed(struct vev_loop *loop)
 		return;
 	/* On failure (out of descriptors) the stale registration stays;
 	 * the next iteration tries again. */
+	vev__embed_before_rebuild(loop);
 	if (loop->be->rebuild(loop) == 0) {
 		loop->rebuild = false;
 		vev__handles_forget_kernel(loop);
@@ -310,6 +318,15 @@ static int begin_locked(struct vev_loop *loop, const char *what)
 	loop->running = true;
 	loop->runner = pthread_self();
 	return 0;
+}
+
+/* The end of an iteration, drain or clear (lock held): what it changed
+ * becomes visible to an embedding host before the host polls again. */
+static void end_locked(struct vev_loop *loop)
+{
+	if (loop->embed)
+		vev__embed_sync(loop);
+	loop->running = false;
 }
 
 static int wait_timeout(struct vev_loop *loop, int64_t user_deadline)
@@ -347,7 +364,7 @@ int vev_run_once(vev_loop *loop, int timeout_ms)
 	}
 	rc = loop->fork_gen == atomic_load(&vev__fork_generation) ?
 		     0 :
-		     refresh_after_fork(loop);
+		     vev__refresh_after_fork(loop, "vev_run_once");
 	if (rc < 0) {
 		loop->running = false;
 		vev__unlock(&loop->lock);
@@ -410,7 +427,7 @@ int vev_run_once(vev_loop *loop, int timeout_ms)
 			rc += (int)vev__handles_dispatch(loop);
 	}
 	purge(loop);
-	loop->running = false;
+	end_locked(loop);
 	vev__unlock(&loop->lock);
 	return rc;
 }
@@ -436,7 +453,12 @@ int vev_quit(vev_loop *loop)
 		return vev__error(EINVAL, "vev_quit: loop is NULL");
 	vev__lock(&loop->lock);
 	loop->quit = true;
-	vev__wake_locked(loop);
+	/* An embedding host sees the request once, as a readable descriptor
+	 * until its next iteration (vev_run() is what consumes it). */
+	if (loop->embed && !loop->polling)
+		vev__wake_polling(loop);
+	else
+		vev__wake_locked(loop);
 	vev__unlock(&loop->lock);
 	return 0;
 }
@@ -449,7 +471,7 @@ int vev_loop_drain(vev_loop *loop)
 	int rc = begin_locked(loop, "vev_loop_drain");
 	if (rc == 0) {
 		rc = (int)purge(loop);
-		loop->running = false;
+		end_locked(loop);
 	}
 	vev__unlock(&loop->lock);
 	return rc;
@@ -474,7 +496,14 @@ int vev_loop_start_thread(vev_loop *loop)
 				  "already has a running thread");
 	}
 	loop->quit = false;
+	/* The thread is the library's, not the program's: it must not run
+	 * the program's signal handlers nor take a signal that a thread of
+	 * the program waits for with sigwait().  It inherits this mask. */
+	sigset_t all, saved;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &saved);
 	int rc = pthread_create(&loop->thread, NULL, thread_main, loop);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	if (rc == 0)
 		loop->thread_active = true;
 	vev__unlock(&loop->lock);
@@ -512,6 +541,37 @@ int vev_loop_stop_thread(vev_loop *loop)
 
 /* ---- destruction -------------------------------------------------------- */
 
+/* Remove everything and run every free callback (lock held, loop marked
+ * running).  New registrations are refused meanwhile so that this ends;
+ * free callbacks may still remove, which only adds to what it runs. */
+static unsigned empty_locked(struct vev_loop *loop)
+{
+	unsigned done = 0;
+
+	loop->closing = true;
+	do {
+		vev__handles_remove_all(loop);
+		vev__timers_remove_all(loop);
+		done += purge(loop);
+	} while (loop->handle_frees.count || loop->timer_frees.count);
+	return done;
+}
+
+int vev_loop_clear(vev_loop *loop)
+{
+	if (!loop)
+		return vev__error(EINVAL, "vev_loop_clear: loop is NULL");
+	vev__lock(&loop->lock);
+	int rc = begin_locked(loop, "vev_loop_clear");
+	if (rc == 0) {
+		rc = (int)empty_locked(loop);
+		loop->closing = false;
+		end_locked(loop);
+	}
+	vev__unlock(&loop->lock);
+	return rc;
+}
+
 int vev_loop_free(vev_loop *loop)
 {
 	if (!loop)
@@ -529,16 +589,11 @@ int vev_loop_free(vev_loop *loop)
 		vev__unlock(&loop->lock);
 		return rc;
 	}
-	/* Refuse new registrations so that the purge below ends; free
-	 * callbacks may still remove, which only adds to what it runs. */
-	loop->closing = true;
-	do {
-		vev__handles_remove_all(loop);
-		vev__timers_remove_all(loop);
-		purge(loop);
-	} while (loop->handle_frees.count || loop->timer_frees.count);
+	loop->freeing = true;
+	empty_locked(loop);
 	vev__unlock(&loop->lock);
 
+	vev__embed_fini(loop);
 	loop->be->fini(loop);
 	close_wake_fd(loop);
 	vev__handles_fini(loop);
@@ -570,7 +625,8 @@ int vev_loop_stat(vev_loop *loop, enum vev_stat which, uint64_t *value)
 		break;
 	case VEV_STAT_MEMORY:
 		*value = sizeof(*loop) + vev__handles_memory(loop) +
-			 vev__timers_memory(loop) + loop->be->memory(loop);
+			 vev__timers_memory(loop) + loop->be->memory(loop) +
+			 vev__embed_memory(loop);
 		break;
 	default:
 		*value = loop->stats[which];
@@ -611,6 +667,8 @@ int vev_loop_verify(vev_loop *loop)
 	int rc = vev__handles_verify(loop);
 	if (rc == 0)
 		rc = vev__timers_verify(loop);
+	if (rc == 0)
+		rc = vev__embed_verify(loop);
 	if (rc == 0)
 		rc = verify_freelist(loop, &loop->handle_frees, &loop->handles,
 				     "watch");

@@ -19,6 +19,12 @@ int vev__sys_epoll_wait(int epfd, struct epoll_event *evs, int n, int ms);
 int vev__sys_eventfd(unsigned int initval, int flags);
 #endif
 
+#ifdef VEV_HAVE_TIMERFD
+#include <sys/timerfd.h>
+int vev__sys_timerfd_create(int clockid, int flags);
+int vev__sys_timerfd_settime(int fd, int flags, const struct itimerspec *its);
+#endif
+
 int vev__sys_pipe(int fds[2]);
 int vev__sys_poll(struct pollfd *fds, nfds_t n, int ms);
 

@@ -1,5 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The contract's subject: the native API on one loop. */
+/* The contract's subject: the native API on one loop.  Built a second time
+ * with IMPL_EMBED: the same loop embedded in a host loop made of plain
+ * poll(2) on vev_loop_fd(), which never computes a timeout of its own and
+ * runs vev_run_once(loop, VEV_NO_WAIT) whenever the descriptor is readable:
+ * timers, free callbacks and cross-thread changes must all reach the host
+ * through that descriptor. */
+#include <poll.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "harness.h"
@@ -43,20 +50,49 @@ static int remove_timeout(int timer)
 	return vev_remove_timer(loop, timer) < 0 ? -1 : 0;
 }
 
+#ifdef IMPL_EMBED
+static atomic_bool host_polling;
+static int loop_fd;
+
+/* One iteration of the host: wait for the descriptor (the test's own
+ * timeout_ms bounds the wait, as it bounds a native iteration), then one
+ * non-blocking iteration of the loop. */
+static int run_once(int timeout_ms)
+{
+	struct pollfd p = { .fd = loop_fd, .events = POLLIN };
+
+	atomic_store(&host_polling, true);
+	int n = poll(&p, 1, timeout_ms < 0 ? -1 : timeout_ms);
+	atomic_store(&host_polling, false);
+	if (n < 0)
+		return errno == EINTR ? 0 : -1;
+	if (n == 0)
+		return 0;
+	CHECK_EQ(p.revents, POLLIN);
+	int rc = vev_run_once(loop, VEV_NO_WAIT);
+	return rc < 0 ? -1 : rc;
+}
+
+static bool is_polling(void)
+{
+	return atomic_load(&host_polling);
+}
+#else
 static int run_once(int timeout_ms)
 {
 	int rc = vev_run_once(loop, timeout_ms);
 	return rc < 0 ? -1 : rc;
 }
 
-static int verify(void)
-{
-	return impl_verify(loop);
-}
-
 static bool is_polling(void)
 {
 	return vev__test_is_polling(loop);
+}
+#endif
+
+static int verify(void)
+{
+	return impl_verify(loop);
 }
 
 static int live(void)
@@ -80,7 +116,11 @@ static void cleanup(void)
 }
 
 static const struct impl native = {
+#ifdef IMPL_EMBED
+	.name = "embedded",
+#else
 	.name = "native",
+#endif
 	.add_handle = add_handle,
 	.update_handle = update_handle,
 	.remove_handle = remove_handle,
@@ -99,6 +139,10 @@ static const struct impl native = {
 const struct impl *impl_setup(void)
 {
 	CHECK(vev_loop_new(&loop, VEV_LOOP_AUTO) == 0);
+#ifdef IMPL_EMBED
+	loop_fd = vev_loop_fd(loop);
+	CHECK(loop_fd >= 0);
+#endif
 	atexit(cleanup);
 	return &native;
 }

@@ -316,6 +316,57 @@ static void descriptor_limit(void)
 	CHECK_EQ(WEXITSTATUS(status), 0);
 }
 
+/* A forked child out of descriptors cannot give the loop kernel state of
+ * its own: the iteration says so with a documented code and a message that
+ * names what failed, changes nothing, and works once descriptors are free. */
+static void fork_child_out_of_descriptors(void)
+{
+	vev_loop *loop = new_loop();
+	struct rec t = { 0 };
+	CHECK(vev_add_timer(loop, 0, on_timer, &t, on_free) > 0);
+	CHECK_EQ(vev_run_once(loop, 0), 1);
+	fflush(NULL);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct rlimit saved, rl;
+		getrlimit(RLIMIT_NOFILE, &saved);
+		int lowest = dup(0);
+		rl = (struct rlimit){ (rlim_t)lowest, saved.rlim_max };
+		close(lowest);
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			_exit(77);
+		/* Take the one number left below the limit. */
+		int filler = dup(0);
+		int rc = vev_run_once(loop, 0);
+		const char *msg = vev_last_error();
+		if (rc != -EMFILE)
+			_exit(11);
+		if (!strstr(msg, "vev_run_once") || !strstr(msg, "after fork") ||
+		    !strstr(msg, "Too many open files") ||
+		    strstr(msg, "vev_loop_new"))
+			_exit(12);
+		if (t.calls != 1 || vev_loop_verify(loop) != 0)
+			_exit(13);
+		close(filler);
+		if (setrlimit(RLIMIT_NOFILE, &saved) < 0)
+			_exit(14);
+		if (vev_run_once(loop, 0) != 1 || t.calls != 2)
+			_exit(15);
+		_exit(0);
+	}
+	int status;
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	CHECK(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77) {
+		printf("SKIP: RLIMIT_NOFILE cannot be lowered here\n");
+		exit(77);
+	}
+	CHECK_EQ(WEXITSTATUS(status), 0);
+	finish(loop);
+	CHECK_EQ(t.freed, 1);
+}
+
 static void hundred_thousand_timers(void)
 {
 	enum { N = 100000 };
@@ -392,6 +443,7 @@ const struct test tests[] = {
 	{ "fork_child_uses_loop_parent_unaffected",
 	  fork_child_uses_loop_parent_unaffected },
 	{ "fork_child_closes_inherited_fd", fork_child_closes_inherited_fd },
+	{ "fork_child_out_of_descriptors", fork_child_out_of_descriptors },
 	{ "descriptor_limit", descriptor_limit },
 	{ "hundred_thousand_timers", hundred_thousand_timers },
 	{ "nineteen_thousand_watches", nineteen_thousand_watches },

@@ -286,6 +286,40 @@ static void helper_thread_start_stop(void)
 	CHECK_EQ(frees, 2);
 }
 
+static sigset_t helper_mask;
+static atomic_bool mask_read;
+
+static void read_mask(int timer, void *opaque)
+{
+	pthread_sigmask(SIG_BLOCK, NULL, &helper_mask);
+	vev_remove_timer(opaque, timer);
+	atomic_store(&mask_read, true);
+}
+
+/* The helper thread is the library's: it blocks the signals a program
+ * handles or waits for, and starting it leaves the caller's mask alone. */
+static void helper_thread_blocks_signals(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2,
+				    SIGCHLD, SIGPIPE, SIGALRM, SIGWINCH };
+	sigset_t before, after;
+	vev_loop *loop = new_loop();
+	pthread_sigmask(SIG_BLOCK, NULL, &before);
+	CHECK(!sigismember(&before, SIGUSR1));
+	vev_add_timer(loop, 0, read_mask, loop, count_free);
+	CHECK_EQ(vev_loop_start_thread(loop), 0);
+	pthread_sigmask(SIG_BLOCK, NULL, &after);
+	for (int s = 1; s < 32; s++)
+		CHECK_EQ(sigismember(&after, s), sigismember(&before, s));
+	while (!atomic_load(&mask_read))
+		sched_yield();
+	CHECK_EQ(vev_loop_stop_thread(loop), 0);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		CHECK(sigismember(&helper_mask, sigs[i]));
+	free_loop(loop);
+	CHECK_EQ(frees, 1);
+}
+
 static int stop_rc;
 static void stop_from_helper(int timer, void *opaque)
 {
@@ -624,6 +658,7 @@ const struct test tests[] = {
 	  quit_before_run_returns_after_one_iteration },
 	{ "helper_thread_start_stop", helper_thread_start_stop },
 	{ "helper_thread_cannot_stop_itself", helper_thread_cannot_stop_itself },
+	{ "helper_thread_blocks_signals", helper_thread_blocks_signals },
 	{ "drain_runs_pending_free_callbacks", drain_runs_pending_free_callbacks },
 	{ "free_calls_every_free_callback", free_calls_every_free_callback },
 	{ "statistics_count", statistics_count },

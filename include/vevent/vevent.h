@@ -16,8 +16,9 @@
  *    stack of another callback, at the latest during the iteration that
  *    follows the removal.
  *  - A loop may be used in a child after fork(): its first iteration there
- *    gives the child its own kernel state, leaving the parent's untouched
- *    (unless another thread was inside a call on the loop at the fork).
+ *    (or vev_loop_fd()) gives the child its own kernel state, leaving the
+ *    parent's untouched (unless another thread was inside a call on the
+ *    loop at the fork).
  */
 #ifndef VEVENT_VEVENT_H
 #define VEVENT_VEVENT_H
@@ -182,7 +183,11 @@ VEV_EXPORT int vev_remove_timer(vev_loop *loop, int timer);
  *   -EINVAL  loop is NULL;
  *   -EBUSY   the loop is already running (in another thread, or this is a
  *            call from one of its callbacks);
- *   -EIO     the backend failed to wait (the message says why).
+ *   -EIO     the backend failed to wait (the message says why);
+ *   -EMFILE, -ENFILE, -ENOMEM  only in a child after fork(): the loop could
+ *            not get kernel state of its own (out of descriptors or
+ *            memory).  Nothing ran and nothing changed; a later call tries
+ *            again.
  *  Any thread, but one at a time; not from a callback. */
 VEV_EXPORT int vev_run_once(vev_loop *loop, int timeout_ms);
 
@@ -199,7 +204,11 @@ VEV_EXPORT int vev_run(vev_loop *loop);
  *  Returns 0, or -EINVAL if loop is NULL.  Any thread; from callbacks too. */
 VEV_EXPORT int vev_quit(vev_loop *loop);
 
-/** Start a thread that runs vev_run() on the loop.
+/** Start a thread that runs vev_run() on the loop.  The thread blocks every
+ *  signal that can be blocked, so the program's signal handlers never run
+ *  on it and a signal another thread waits for with sigwait() is never
+ *  taken by it.  Callbacks that need a signal unblocked must do that
+ *  themselves.
  *  Returns 0, or -EBUSY (a helper thread or another runner is active),
  *  -EAGAIN (no thread could be created), -EINVAL.  Any thread; not from a
  *  callback. */
@@ -215,6 +224,51 @@ VEV_EXPORT int vev_loop_stop_thread(vev_loop *loop);
  *  not be running the loop elsewhere.  Returns the number of free callbacks
  *  run, or -EBUSY (the loop is running), -EINVAL.  Not from a callback. */
 VEV_EXPORT int vev_loop_drain(vev_loop *loop);
+
+/** Remove every watch and timer and run every free callback not yet run (of
+ *  those and of earlier removals) on the calling thread; the loop stays
+ *  usable, and ids go on from where they were (they are never reused).
+ *  Registrations attempted by those free callbacks fail (-ESHUTDOWN).
+ *  Returns the number of free callbacks run, or -EBUSY (the loop is running
+ *  in another thread, or this is a call from one of its callbacks),
+ *  -EINVAL.  Any thread; not from a callback. */
+VEV_EXPORT int vev_loop_clear(vev_loop *loop);
+
+/* ---- embedding in another event loop ----------------------------------- */
+
+/** A descriptor that polls readable (POLLIN, EPOLLIN) whenever an iteration
+ *  has work to do: a ready watch (an always-ready regular file and the
+ *  ERROR report of a closed descriptor included), a due timer (period 0
+ *  included), a pending free callback, or a change made by any thread that
+ *  the next iteration must act on.  A vev_quit() request makes it readable
+ *  once, until the next iteration.  A host loop that polls only this
+ *  descriptor, with no timeout of its own, and calls
+ *  vev_run_once(loop, VEV_NO_WAIT) whenever it is readable gets every rule
+ *  of the contract: changes made from any thread while the host sleeps
+ *  show at once (the descriptor is never stale), and timers fire on time,
+ *  never early.  Reading it is not needed and does nothing useful.
+ *  The descriptor belongs to the loop (never close it) and keeps its number
+ *  and its open file for the loop's whole life, whatever the loop does to
+ *  its kernel state.  After fork(), the child's first vev_loop_fd() or
+ *  iteration on the loop makes the child its own descriptor under the same
+ *  number; a host that registered the number with its own epoll must
+ *  register it again in the child (as for any epoll set after fork()).
+ *  A loop that never calls this pays nothing for it.
+ *  Returns the descriptor (>= 0), or:
+ *   -ENOTSUP the backend cannot provide one (poll; epoll always can);
+ *   -EMFILE, -ENFILE, -ENOMEM  out of descriptors or memory (on the first
+ *            call, which creates it);
+ *   -EINVAL  loop is NULL.
+ *  Any thread; from callbacks too. */
+VEV_EXPORT int vev_loop_fd(vev_loop *loop);
+
+/** How long an iteration may wait before a timer is due, in milliseconds,
+ *  rounded up: 0 if something is due already (a period-0 timer, a pending
+ *  free callback or synthetic event), -1 if no timer is armed.  For hosts
+ *  that prefer a timeout of their own to vev_loop_fd()'s timer; watches
+ *  still need the descriptor.  Returns the value, or -EINVAL.  Any thread;
+ *  from callbacks too. */
+VEV_EXPORT int vev_loop_timeout(vev_loop *loop);
 
 /* ---- introspection ----------------------------------------------------- */
 
