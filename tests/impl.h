@@ -10,22 +10,8 @@
 
 #include "vevent/libvirt-event.h"
 
-/* Documented differences of an implementation from vevent's own loop: where
- * a host loop cannot meet a rule, the tests check what the implementation
- * documents instead.  vevent's own loop has none. */
-enum {
-	/* Applying a new or changed watch wakes the host loop once, so the
-	 * iteration that applies it may return without waiting (GLib signals
-	 * its context whenever a source's descriptors change). */
-	IMPL_WATCH_CHANGE_WAKES = 1 << 0,
-	/* A watch asking only for ERROR and/or HANGUP is not polled (libevent
-	 * with a method that has no edge-triggered mode). */
-	IMPL_ERROR_ONLY_UNPOLLED = 1 << 1,
-};
-
 struct impl {
 	const char *name;
-	unsigned caps; /* IMPL_* */
 	virEventAddHandleFunc add_handle;
 	virEventUpdateHandleFunc update_handle;
 	virEventRemoveHandleFunc remove_handle;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The contract of DESIGN.md section 2, one test per rule, and the scenarios
+/* The contract of docs/design.md, one test per rule, and the scenarios
  * of libvirt's own event test.  Written once against `struct impl`; built
  * once per implementation and run once per backend. */
 #include <pthread.h>
@@ -352,12 +352,8 @@ static void rule03_error_hangup_only(void)
 	CHECK_EQ(r->calls, 0);
 	close(p[1]);
 	run_nowait(2);
-	if (I->caps & IMPL_ERROR_ONLY_UNPOLLED) {
-		CHECK_EQ(r->calls, 0); /* documented: not polled at all */
-	} else {
-		CHECK_EQ(r->calls, 2);
-		CHECK_EQ(r->events, VIR_EVENT_HANDLE_HANGUP);
-	}
+	CHECK_EQ(r->calls, 2);
+	CHECK_EQ(r->events, VIR_EVENT_HANDLE_HANGUP);
 	finish();
 }
 
@@ -937,8 +933,6 @@ static void lv_remove_from_thread_while_blocked(void)
 	setup();
 	test_pipe(p);
 	struct rec *w = watch(p[0], VIR_EVENT_HANDLE_READABLE);
-	if (I->caps & IMPL_WATCH_CHANGE_WAKES)
-		run_nowait(1); /* documented: applying the watch wakes once */
 	struct thread_job job = { .fn = job_remove, .r = w,
 				  .wait_for_poll = true };
 	in_thread(&job, &t);

@@ -95,15 +95,7 @@ static void own_unpoll(void)
 	own_source = NULL;
 }
 
-static bool change_wakes(void)
-{
-	return true;
-}
 
-static bool error_only_unpolled(void)
-{
-	return false;
-}
 
 const struct host host = {
 	.name = "glib",
@@ -111,6 +103,7 @@ const struct host host = {
 	.destroy = destroy,
 	.bind = do_bind,
 	.unbind = vev_glib_unbind,
+	.loop = vev_glib_loop,
 	.last_error = vev_glib_last_error,
 	.stat = vev_glib_stat,
 	.verify = vev_glib_verify,
@@ -119,8 +112,6 @@ const struct host host = {
 	.run = run,
 	.method = method,
 	.in_dispatch = in_dispatch,
-	.change_wakes = change_wakes,
-	.error_only_unpolled = error_only_unpolled,
 	.own_poll = own_poll,
 	.own_unpoll = own_unpoll,
 };

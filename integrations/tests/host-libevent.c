@@ -96,15 +96,7 @@ static void own_unpoll(void)
 	own_event = NULL;
 }
 
-static bool change_wakes(void)
-{
-	return false;
-}
 
-static bool error_only_unpolled(void)
-{
-	return (event_base_get_features(base) & EV_FEATURE_ET) == 0;
-}
 
 const struct host host = {
 	.name = "libevent",
@@ -112,6 +104,7 @@ const struct host host = {
 	.destroy = destroy,
 	.bind = do_bind,
 	.unbind = vev_libevent_unbind,
+	.loop = vev_libevent_loop,
 	.last_error = vev_libevent_last_error,
 	.stat = vev_libevent_stat,
 	.verify = vev_libevent_verify,
@@ -120,8 +113,6 @@ const struct host host = {
 	.run = run,
 	.method = method,
 	.in_dispatch = in_dispatch,
-	.change_wakes = change_wakes,
-	.error_only_unpolled = error_only_unpolled,
 	.own_poll = own_poll,
 	.own_unpoll = own_unpoll,
 };

@@ -97,15 +97,7 @@ static void own_unpoll(void)
 	uv_run(&loop, UV_RUN_NOWAIT);
 }
 
-static bool change_wakes(void)
-{
-	return false;
-}
 
-static bool error_only_unpolled(void)
-{
-	return false;
-}
 
 const struct host host = {
 	.name = "libuv",
@@ -113,6 +105,7 @@ const struct host host = {
 	.destroy = destroy,
 	.bind = do_bind,
 	.unbind = vev_libuv_unbind,
+	.loop = vev_libuv_loop,
 	.last_error = vev_libuv_last_error,
 	.stat = vev_libuv_stat,
 	.verify = vev_libuv_verify,
@@ -121,8 +114,6 @@ const struct host host = {
 	.run = run,
 	.method = method,
 	.in_dispatch = in_dispatch,
-	.change_wakes = change_wakes,
-	.error_only_unpolled = error_only_unpolled,
 	.own_poll = own_poll,
 	.own_unpoll = own_unpoll,
 };

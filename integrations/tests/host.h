@@ -21,6 +21,7 @@ struct host {
 	 * public functions. */
 	int (*bind)(const struct vev_event_impl **impl);
 	int (*unbind)(void);
+	struct vev_loop *(*loop)(void);
 	const char *(*last_error)(void);
 	int (*stat)(enum vev_stat which, uint64_t *value);
 	int (*verify)(void);
@@ -36,14 +37,8 @@ struct host {
 	const char *(*method)(void);
 	/* The host is dispatching one of its callbacks right now. */
 	bool (*in_dispatch)(void);
-	/* Documented differences (see the integration's header): applying a
-	 * watch wakes the host loop once; a watch asking for ERROR/HANGUP
-	 * only is not polled. */
-	bool (*change_wakes)(void);
-	bool (*error_only_unpolled)(void);
 	/* Poll fd for reading with a handle of the program's own, as a
-	 * program may (0), or -1 where that does not matter to the host;
-	 * stop that again. */
+	 * program may (0); stop that again. */
 	int (*own_poll)(int fd);
 	void (*own_unpoll)(void);
 };

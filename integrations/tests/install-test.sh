@@ -45,12 +45,13 @@ for h in $hosts; do
 	done
 	readelf -d "$libdir/libvevent-$h.so" | grep -q "SONAME.*libvevent-$h.so.0" ||
 		fail "libvevent-$h.so has no soname libvevent-$h.so.0"
-	# Only the five public names; nothing of the engine, no virEvent*.
+	# Only the six public names; nothing of the adapter, no virEvent*
+	# (vev_* of the loop come from libvevent, which it links).
 	got=$(exports "$libdir/libvevent-$h.so" | sort | tr '\n' ' ')
-	want=$(printf 'vev_%s_%s\n' "$h" bind "$h" last_error "$h" stat "$h" unbind "$h" verify | sort | tr '\n' ' ')
+	want=$(printf 'vev_%s_%s\n' "$h" bind "$h" last_error "$h" loop "$h" stat "$h" unbind "$h" verify | sort | tr '\n' ' ')
 	[ "$got" = "$want" ] || fail "libvevent-$h exports '$got', expected '$want'"
 	[ -f "$inc/vevent-$h.h" ] || fail "header vevent/vevent-$h.h not installed"
-	for m in bind unbind last_error stat verify; do
+	for m in bind unbind loop last_error stat verify; do
 		find "$root" -name "vev_${h}_$m.3" | grep -q . || fail "man page vev_${h}_$m.3 not installed"
 	done
 
@@ -63,11 +64,13 @@ for h in $hosts; do
 	out=$(LD_LIBRARY_PATH="$libdir" timeout 20 "$tmp/consumer-$h") ||
 		fail "the vevent-$h program failed"
 	[ "$out" = ok ] || fail "vevent-$h program printed: $out"
-	# Static: the archive, and what its .pc file requires.
+	# Static: the archives (this one and libvevent's), and what their .pc
+	# files require.
 	# shellcheck disable=SC2086
 	$cc -D$def -o "$tmp/static-$h" "$src/integrations/tests/install-consumer.c" \
 		$(pkg-config --cflags "vevent-$h") "$libdir/libvevent-$h.a" \
-		$(pkg-config --libs --static "vevent-$h" | sed "s/-lvevent-$h//") ||
+		$(pkg-config --libs --static "vevent-$h" |
+			sed -e "s/-lvevent-$h//" -e "s|-lvevent\b|$libdir/libvevent.a|") ||
 		fail "static link against libvevent-$h.a failed"
 	out=$(timeout 20 "$tmp/static-$h") || fail "the static vevent-$h program failed"
 	[ "$out" = ok ] || fail "static vevent-$h program printed: $out"

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * vevent-libevent: libvirt's six event functions (add/update/remove handle,
- * add/update/remove timeout) implemented on a libevent 2 event base, for a
- * program that runs libevent and talks to libvirt:
+ * add/update/remove timeout) on a libevent 2 event base, for a program that runs
+ * that loop and talks to libvirt:
  *
  *     const struct vev_event_impl *impl;
  *     if (vev_libevent_bind(base, &impl) < 0)
@@ -14,114 +14,115 @@
  * vevent-compat's, whose signatures are identical.  Link with
  * `pkg-config --libs vevent-libevent`; this library does not link libvirt.
  *
- * How it behaves (the contract of vevent's own loop, see vevent(3)):
- *  - The binding adds to the base one persistent event of its own (on an
- *    eventfd), so event_base_dispatch() does not return for lack of events
- *    while bound; one event per watched descriptor; a timer event; and an
- *    event it activates to dispatch.  All have the base's default priority:
- *    while events of a more urgent priority are active, libevent runs
- *    nothing of a lower one, these included.
- *  - Once per iteration of the base in which something is due, the binding
- *    runs the due timers, then the ready watches, then the pending free
- *    callbacks, after the other events of its priority activated by the
- *    same wait.
- *  - The base does not need evthread_use_pthreads(): the binding touches it
- *    only from its own callbacks.  The six functions may be called from any
- *    thread and from callbacks; no lock is held while callbacks run; a call
- *    made outside the binding's callbacks wakes the base through the
- *    eventfd.  A registration added or re-enabled during an iteration fires
- *    no earlier than the next one; one removed or disabled before its turn
- *    does not fire.
- *  - Ids start at 1, grow by one per successful add, are never reused;
- *    watches and timers count apart.
+ * How it works: the integration owns a vevent loop (epoll backend) and
+ * embeds it in the host loop through vev_loop_fd(), with
+ * one persistent read event of its own on the loop's descriptor, at
+ *    the base's default priority: while events of a more urgent priority are
+ *    active, libevent runs nothing of a lower one, this one included.  The
+ *    event keeps event_base_dispatch() from returning for lack of events
+ *    while bound.  Every libevent method works the same (epoll, poll,
+ *    select: EVENT_NOEPOLL, EVENT_NOPOLL), since it polls that one
+ *    descriptor only.
+ * Whenever that descriptor is readable, the host runs one non-blocking
+ * iteration of the vevent loop: the due timers, then the ready watches,
+ * then the pending free callbacks.  vev_libevent_loop() returns that loop, for
+ * the native API (vevent.h).
+ *
+ * How it behaves: exactly as vevent's own loop (the contract, see
+ * vevent(3)), with an iteration of the host loop in which the descriptor is
+ * readable as the iteration:
+ *  - Ids start at 1, grow by one per successful add, are never reused (not
+ *    even across vev_libevent_unbind() and a new bind); watches and timers
+ *    count apart.
  *  - Watches are level-triggered; a watch gets only the bits it asked for,
- *    plus VIR_EVENT_HANDLE_ERROR and VIR_EVENT_HANDLE_HANGUP, always (libevent
- *    reports those as READ/WRITE, so the binding asks poll(2) for the exact
- *    bits of each descriptor libevent reports).  Events 0 registers a watch
- *    that is not polled.
- *  - A watch asking for ERROR and/or HANGUP only is polled edge-triggered
- *    (EV_ET) and checked by the binding while the condition lasts, with the
- *    same result as a level-triggered poll.  With a method that has no
- *    EV_FEATURE_ET (poll, select: EVENT_NOEPOLL set, or another OS) such a
- *    watch is not polled at all, as if its events were 0, unless another
- *    watch on the same descriptor asks for READABLE or WRITABLE.
- *  - A descriptor closed while watched never makes the base spin: with the
- *    epoll method the kernel forgets it and the watch goes silent, and
- *    reports ERROR once if it is updated or its number gets a new watch;
- *    with the poll method, libevent sees POLLNVAL and the watch reports
- *    ERROR once.  (libevent's select method fails the whole
- *    event_base_loop() on a closed descriptor: do not close watched
- *    descriptors with it.)  Either way the watch stays registered, silent,
- *    until removed, and a new file that reuses the number is never reported to
- *    it.  Regular files are always ready, as poll(2) says.
- *  - libevent collects at most 32 ready descriptors per wait at first,
- *    doubling its array whenever it fills: with more ready at once, some are
- *    reported an iteration later.
- *  - Timers: 0 fires once per iteration and keeps the base from blocking;
+ *    plus VIR_EVENT_HANDLE_ERROR and VIR_EVENT_HANDLE_HANGUP, always, also
+ *    when it asks for nothing else.  Events 0 registers a watch that is not
+ *    polled.  A descriptor closed while watched never makes the host spin
+ *    and is reported as ERROR once (see vevent(3), "Descriptor hazards");
+ *    a new file that reuses the number is never reported to the old watch.
+ *    Regular files are always ready, as poll(2) says.
+ *  - Timers: 0 fires once per iteration and keeps the host from blocking;
  *    negative disables; a positive period (ms, monotonic clock) is re-armed
  *    from each dispatch and never fires early; every update restarts the
  *    countdown.
- *  - Free callbacks run exactly once per registration, on the thread running
- *    the base, after the callbacks of the iteration (never inside a remove
- *    call or a callback), at the latest in the iteration that follows the
- *    removal.
+ *  - Free callbacks run exactly once per registration, on the thread
+ *    running the host loop, after the callbacks of the iteration (never
+ *    inside a remove call or a callback), at the latest in the iteration
+ *    that follows the removal.
+ *  - The six functions may be called from any thread and from callbacks.
+ *    No lock is held while callbacks run.  A change made from another
+ *    thread, or outside an iteration, shows on the descriptor at once and
+ *    wakes the host.  A registration added or re-enabled during an
+ *    iteration fires no earlier than the next one; one removed or disabled
+ *    before its turn does not fire.
+ *  - The base does not need evthread_use_pthreads(): the integration
+ *    touches it only in bind and unbind.
  */
 #ifndef VEVENT_VEVENT_LIBEVENT_H
 #define VEVENT_VEVENT_LIBEVENT_H
 
 #include <stdint.h>
 
+#include <event2/event.h>
 #include <vevent/event-impl.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-struct event_base;
-
-/** Bind the six functions to `base` and store their table in *impl.  One
- *  base per process: the six functions have no argument to tell bases apart.
- *  Call it from the thread that runs the base, or while no thread runs it.
- *  Returns 0 (also when already bound to the same base: *impl is the same
+/** Bind the six functions to `base` and store their
+ *  table in *impl.  One base per process: the six functions have no argument to tell
+ *  bases apart.  Call it on the base's thread, or while no thread runs the
+ *  base.
+ *  Returns 0 (also when already bound to the same one: *impl is the same
  *  table), or:
  *   -EINVAL  base or impl is NULL;
- *   -EBUSY   bound to another base; unbind first;
- *   -ENOMEM, -EMFILE, -ENFILE  out of memory or descriptors.
+ *   -EBUSY   bound to another one; unbind first;
+ *   -ENOMEM, -EMFILE, -ENFILE  out of memory or descriptors (the first
+ *            bind creates the vevent loop).
  *  vev_libevent_last_error() says why.  Not from a callback. */
 VEV_EXPORT int vev_libevent_bind(struct event_base *base,
-				 const struct vev_event_impl **impl);
+                                 const struct vev_event_impl **impl);
 
-/** Undo vev_libevent_bind(): remove every registration still present, run
- *  every free callback not yet run (of those and of earlier removals) on the
- *  calling thread, and free the binding's events.  Afterwards the add and
- *  remove functions fail (-1) and the updates do nothing, until the next
- *  bind.  Meant for shutdown, after libvirt is done (virConnectClose()),
- *  and needed before event_base_free().
+/** Undo vev_libevent_bind(): remove every registration still present, run every
+ *  free callback not yet run (of those and of earlier removals) on the
+ *  calling thread, and free the binding's event.  Afterwards the add and remove
+ *  functions fail (-1) and the updates do nothing, until the next bind; ids
+ *  go on from where they were.  Free callbacks run here may call the six
+ *  functions (adds fail) but not unbind.  Meant for shutdown, after libvirt
+ *  is done (virConnectClose()).
  *  Returns 0, or:
  *   -ENOENT  not bound;
- *   -EBUSY   called from one of the integration's callbacks.
- *  On the thread that runs the base (from another of its callbacks too), or
- *  while no thread runs it; no other thread may call the six functions
+ *   -EBUSY   called from one of the integration's callbacks or free
+ *            callbacks (those unbind runs included), or while another
+ *            thread runs an iteration of the integration.
+ *  On the base's thread (from another of its callbacks too), or while no
+ *  thread runs the base; no other thread may call the six functions
  *  meanwhile. */
 VEV_EXPORT int vev_libevent_unbind(void);
+
+/** The vevent loop behind the binding, or NULL while not bound.  The native
+ *  API (vevent.h) may be used on it: its registrations are those of the six
+ *  functions, and the host runs it.  Do not run, free or clear it yourself.
+ *  Any thread; from callbacks too. */
+VEV_EXPORT vev_loop *vev_libevent_loop(void);
 
 /** Why the last failing call of this integration on the calling thread
  *  failed (including the six functions' -1), or "" if none did.  Valid until
  *  the next failure on this thread.  Any thread; from callbacks too. */
 VEV_EXPORT const char *vev_libevent_last_error(void);
 
-/** Read a counter, as vev_loop_stat() does for a native loop:
- *  VEV_STAT_ITERATIONS counts the binding's dispatch rounds,
- *  VEV_STAT_WAKEUPS wake-ups sent to the base from outside them,
- *  VEV_STAT_MEMORY the bytes the integration holds (libevent's own
- *  excluded); the others mean what they mean there.  Counters survive
- *  unbinding.  Returns 0, or -EINVAL (value NULL, unknown counter).  Any
- *  thread; from callbacks too. */
+/** Read a counter of the loop behind the binding, as vev_loop_stat() does
+ *  (VEV_STAT_ITERATIONS counts the host's iterations that ran it); all 0
+ *  before the first bind.  Counters survive unbinding.
+ *  Returns 0, or -EINVAL (value NULL, unknown counter).  Any thread; from
+ *  callbacks too. */
 VEV_EXPORT int vev_libevent_stat(enum vev_stat which, uint64_t *value);
 
-/** Check the integration's internal invariants (for tests and debugging;
- *  linear in the number of registrations).  Returns 0, or -EPROTO with a
- *  message naming the broken invariant.  Any thread; from callbacks too. */
+/** Check the internal invariants of the loop behind the binding, as
+ *  vev_loop_verify() does (for tests and debugging; linear in the number of
+ *  registrations).  Returns 0, or -EPROTO with a message naming the broken
+ *  invariant.  Any thread; from callbacks too. */
 VEV_EXPORT int vev_libevent_verify(void);
 
 #ifdef __cplusplus

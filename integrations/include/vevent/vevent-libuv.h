@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * vevent-libuv: libvirt's six event functions (add/update/remove handle,
- * add/update/remove timeout) implemented on a libuv loop, for a program that
- * runs libuv and talks to libvirt:
+ * add/update/remove timeout) on a libuv loop, for a program that runs
+ * that loop and talks to libvirt:
  *
  *     const struct vev_event_impl *impl;
  *     if (vev_libuv_bind(uv_default_loop(), &impl) < 0)
@@ -14,51 +14,47 @@
  * vevent-compat's, whose signatures are identical.  Link with
  * `pkg-config --libs vevent-libuv`; this library does not link libvirt.
  *
- * How it behaves (the contract of vevent's own loop, see vevent(3)):
- *  - The binding adds handles of its own to the loop: an async, a prepare, a
- *    check, an idle and a timer handle, and one poll handle per watched
- *    descriptor.  They keep the loop alive: uv_run(UV_RUN_DEFAULT) does not
- *    return while bound, and a UV_RUN_ONCE iteration with nothing due
- *    blocks until something is (as vevent's own loop does).
- *  - Once per iteration of the loop, right after it has waited (in the check
- *    phase), the binding runs the due timers, then the ready watches, then
- *    the pending free callbacks.
- *  - The six functions may be called from any thread and from callbacks; no
- *    lock is held while callbacks run; a call made outside the binding's
- *    callbacks wakes the loop (uv_async_send()).  libuv's own handles are
- *    only ever touched on the loop thread.  A registration added or
- *    re-enabled during an iteration fires no earlier than the next one; one
- *    removed or disabled before its turn does not fire.
- *  - Ids start at 1, grow by one per successful add, are never reused;
- *    watches and timers count apart.
+ * How it works: the integration owns a vevent loop (epoll backend) and
+ * embeds it in the host loop through vev_loop_fd(), with
+ * one poll handle of its own (uv_poll_t) on the loop's descriptor,
+ *    active while bound, so uv_run() keeps running until vev_libuv_unbind().
+ *    libuv polls only that descriptor: the program may poll any descriptor
+ *    libvirt watches with handles of its own, and watched descriptors keep
+ *    their blocking mode.
+ * Whenever that descriptor is readable, the host runs one non-blocking
+ * iteration of the vevent loop: the due timers, then the ready watches,
+ * then the pending free callbacks.  vev_libuv_loop() returns that loop, for
+ * the native API (vevent.h).
+ *
+ * How it behaves: exactly as vevent's own loop (the contract, see
+ * vevent(3)), with an iteration of the host loop in which the descriptor is
+ * readable as the iteration:
+ *  - Ids start at 1, grow by one per successful add, are never reused (not
+ *    even across vev_libuv_unbind() and a new bind); watches and timers
+ *    count apart.
  *  - Watches are level-triggered; a watch gets only the bits it asked for,
- *    plus VIR_EVENT_HANDLE_ERROR and VIR_EVENT_HANDLE_HANGUP, always (libuv
- *    reports those as READABLE/WRITABLE, so the binding asks poll(2) for the
- *    exact bits of each descriptor libuv reports).  Events 0 registers a
- *    watch that is not polled.  ERROR/HANGUP alone are polled through
- *    UV_PRIORITIZED, which the kernel combines with them; a descriptor with
- *    pending out-of-band (priority) data keeps such a watch's loop from
- *    blocking, without callbacks, until the data is read.
- *  - libuv's rules for descriptors apply: uv_poll_init() makes a watched
- *    descriptor non-blocking, and a descriptor the program already polls
- *    with a libuv handle of its own (uv_poll, uv_tcp, ...) cannot be
- *    watched: such a watch reports ERROR once and is then silent.
- *  - A descriptor closed while watched never makes the loop spin: the kernel
- *    forgets it and the watch goes silent; it reports ERROR once if it is
- *    updated or its number gets a new watch, stays registered until removed,
- *    and a new file that reuses the number is never reported to it.  (The
- *    binding checks a number before handing it to libuv, but a descriptor
- *    another thread closes between that check and libuv's epoll_ctl() makes
- *    libuv abort(): close a watched descriptor only after removing its
- *    watches, as libuv requires of its own handles.)  Regular files are
- *    always ready, as poll(2) says.
- *  - Timers: 0 fires once per iteration and keeps the loop from blocking;
+ *    plus VIR_EVENT_HANDLE_ERROR and VIR_EVENT_HANDLE_HANGUP, always, also
+ *    when it asks for nothing else.  Events 0 registers a watch that is not
+ *    polled.  A descriptor closed while watched never makes the host spin
+ *    and is reported as ERROR once (see vevent(3), "Descriptor hazards");
+ *    a new file that reuses the number is never reported to the old watch.
+ *    Regular files are always ready, as poll(2) says.
+ *  - Timers: 0 fires once per iteration and keeps the host from blocking;
  *    negative disables; a positive period (ms, monotonic clock) is re-armed
  *    from each dispatch and never fires early; every update restarts the
  *    countdown.
- *  - Free callbacks run exactly once per registration, on the loop thread,
- *    after the callbacks of the iteration (never inside a remove call or a
- *    callback), at the latest in the iteration that follows the removal.
+ *  - Free callbacks run exactly once per registration, on the thread
+ *    running the host loop, after the callbacks of the iteration (never
+ *    inside a remove call or a callback), at the latest in the iteration
+ *    that follows the removal.
+ *  - The six functions may be called from any thread and from callbacks.
+ *    No lock is held while callbacks run.  A change made from another
+ *    thread, or outside an iteration, shows on the descriptor at once and
+ *    wakes the host.  A registration added or re-enabled during an
+ *    iteration fires no earlier than the next one; one removed or disabled
+ *    before its turn does not fire.
+ *  - libuv's loop is touched only in bind and unbind, so its lack of
+ *    thread-safe calls does not matter.
  */
 #ifndef VEVENT_VEVENT_LIBUV_H
 #define VEVENT_VEVENT_LIBUV_H
@@ -72,51 +68,61 @@
 extern "C" {
 #endif
 
-/** Bind the six functions to `loop` and store their table in *impl.  One
- *  loop per process: the six functions have no argument to tell loops apart.
- *  Call it on the loop's thread, or while no thread runs the loop.
- *  Returns 0 (also when already bound to the same loop: *impl is the same
+/** Bind the six functions to `loop` and store their
+ *  table in *impl.  One loop per process: the six functions have no argument to tell loops
+ *  apart.  Call it on the loop's thread, or while no thread runs the loop.
+ *  Returns 0 (also when already bound to the same one: *impl is the same
  *  table), or:
  *   -EINVAL  loop or impl is NULL;
- *   -EBUSY   bound to another loop; unbind first;
- *   -ENOMEM, -EMFILE, -ENFILE  out of memory or descriptors.
+ *   -EBUSY   bound to another one; unbind first;
+ *   -ENOMEM, -EMFILE, -ENFILE  out of memory or descriptors (the first
+ *            bind creates the vevent loop).
  *  vev_libuv_last_error() says why.  Not from a callback. */
 VEV_EXPORT int vev_libuv_bind(uv_loop_t *loop,
-			      const struct vev_event_impl **impl);
+                              const struct vev_event_impl **impl);
 
 /** Undo vev_libuv_bind(): remove every registration still present, run every
  *  free callback not yet run (of those and of earlier removals) on the
- *  calling thread, and close the binding's handles.  Afterwards the add and
- *  remove functions fail (-1) and the updates do nothing, until the next
- *  bind.  Meant for shutdown, after libvirt is done (virConnectClose()).
+ *  calling thread, and close the binding's handle.
  *  libuv finishes closing handles in the loop's next iteration: run it (for
  *  example uv_run(loop, UV_RUN_DEFAULT), which then returns once nothing
- *  else keeps the loop alive) before uv_loop_close().
+ *  else keeps the loop alive) before uv_loop_close().  Afterwards the add and remove
+ *  functions fail (-1) and the updates do nothing, until the next bind; ids
+ *  go on from where they were.  Free callbacks run here may call the six
+ *  functions (adds fail) but not unbind.  Meant for shutdown, after libvirt
+ *  is done (virConnectClose()).
  *  Returns 0, or:
  *   -ENOENT  not bound;
- *   -EBUSY   called from one of the integration's callbacks.
+ *   -EBUSY   called from one of the integration's callbacks or free
+ *            callbacks (those unbind runs included), or while another
+ *            thread runs an iteration of the integration.
  *  On the loop's thread (from another of its callbacks too), or while no
  *  thread runs the loop; no other thread may call the six functions
  *  meanwhile. */
 VEV_EXPORT int vev_libuv_unbind(void);
+
+/** The vevent loop behind the binding, or NULL while not bound.  The native
+ *  API (vevent.h) may be used on it: its registrations are those of the six
+ *  functions, and the host runs it.  Do not run, free or clear it yourself.
+ *  Any thread; from callbacks too. */
+VEV_EXPORT vev_loop *vev_libuv_loop(void);
 
 /** Why the last failing call of this integration on the calling thread
  *  failed (including the six functions' -1), or "" if none did.  Valid until
  *  the next failure on this thread.  Any thread; from callbacks too. */
 VEV_EXPORT const char *vev_libuv_last_error(void);
 
-/** Read a counter, as vev_loop_stat() does for a native loop:
- *  VEV_STAT_ITERATIONS counts the binding's dispatch rounds (one per loop
- *  iteration), VEV_STAT_WAKEUPS wake-ups sent to the loop from outside them,
- *  VEV_STAT_MEMORY the bytes the integration holds (libuv's own excluded);
- *  the others mean what they mean there.  Counters survive unbinding.
+/** Read a counter of the loop behind the binding, as vev_loop_stat() does
+ *  (VEV_STAT_ITERATIONS counts the host's iterations that ran it); all 0
+ *  before the first bind.  Counters survive unbinding.
  *  Returns 0, or -EINVAL (value NULL, unknown counter).  Any thread; from
  *  callbacks too. */
 VEV_EXPORT int vev_libuv_stat(enum vev_stat which, uint64_t *value);
 
-/** Check the integration's internal invariants (for tests and debugging;
- *  linear in the number of registrations).  Returns 0, or -EPROTO with a
- *  message naming the broken invariant.  Any thread; from callbacks too. */
+/** Check the internal invariants of the loop behind the binding, as
+ *  vev_loop_verify() does (for tests and debugging; linear in the number of
+ *  registrations).  Returns 0, or -EPROTO with a message naming the broken
+ *  invariant.  Any thread; from callbacks too. */
 VEV_EXPORT int vev_libuv_verify(void);
 
 #ifdef __cplusplus
