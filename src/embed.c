@@ -198,9 +198,21 @@ int vev_loop_fd(vev_loop *loop)
 		}
 	}
 	if (rc == 0) {
-		if (!loop->running)
-			vev__embed_sync(loop);
-		rc = loop->embed->fd;
+		struct vev_embed *e = loop->embed;
+		if (e->fork_gen != loop->fork_gen) {
+			/* A forked child: the number still names the parent's
+			 * instance until the child has one of its own. */
+			rc = renew_after_fork(loop, e);
+			if (rc < 0)
+				rc = vev__error(-rc, "vev_loop_fd: renewing the "
+						"descriptor after fork: %s",
+						strerror(-rc));
+		}
+		if (rc == 0) {
+			if (!loop->running)
+				vev__embed_sync(loop);
+			rc = e->fd;
+		}
 	}
 	vev__unlock(&loop->lock);
 	return rc;

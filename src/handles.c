@@ -201,7 +201,7 @@ int vev_add_handle(vev_loop *loop, int fd, int events, vev_handle_cb cb,
 	vev__lock(&loop->lock);
 	if (loop->closing) {
 		ret = vev__error(ESHUTDOWN, "vev_add_handle: the loop is being "
-				 "freed");
+				 "%s", loop->freeing ? "freed" : "cleared");
 		goto out;
 	}
 	if (loop->next_handle_id > INT_MAX) {

@@ -70,7 +70,7 @@ int vev_add_timer(vev_loop *loop, int timeout_ms, vev_timer_cb cb,
 	vev__lock(&loop->lock);
 	if (loop->closing) {
 		ret = vev__error(ESHUTDOWN, "vev_add_timer: the loop is being "
-				 "freed");
+				 "%s", loop->freeing ? "freed" : "cleared");
 		goto out;
 	}
 	if (loop->next_timer_id > INT_MAX) {

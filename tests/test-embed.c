@@ -535,6 +535,7 @@ static void clear_empties_and_keeps_the_loop(void)
 	CHECK_EQ(w.freed + t.freed + c.freed, 3);
 	CHECK(pthread_equal(w.thread, pthread_self()));
 	CHECK_EQ(late_result, -ESHUTDOWN);
+	CHECK(strstr(vev_last_error(), "being cleared") != NULL);
 	CHECK_EQ(stat_of(loop, VEV_STAT_HANDLES) +
 			 stat_of(loop, VEV_STAT_TIMERS),
 		 0);

@@ -125,7 +125,9 @@ VEV_EXPORT const char *vev_loop_backend(const vev_loop *loop);
  *   -EBADF   fd is negative or not an open descriptor;
  *   -EINVAL  cb is NULL or loop is NULL;
  *   -EOVERFLOW  all INT_MAX watch ids have been used;
- *   -ENOMEM  out of memory.
+ *   -ENOMEM  out of memory;
+ *   -ESHUTDOWN  called by a free callback that vev_loop_free() or
+ *            vev_loop_clear() runs.
  *  On failure ff is not called.  Any thread; from callbacks too: a watch
  *  added during dispatch fires no earlier than the next iteration. */
 VEV_EXPORT int vev_add_handle(vev_loop *loop, int fd, int events,
@@ -153,7 +155,8 @@ VEV_EXPORT int vev_remove_handle(vev_loop *loop, int watch);
  *  0: fires once per iteration, and no iteration blocks while it is armed;
  *  < 0: registered but disabled.  ff as for vev_add_handle().
  *  Returns the timer id (> 0, same rules as watch ids, own id space), or
- *  -EINVAL (cb or loop NULL), -EOVERFLOW, -ENOMEM.  Any thread; from
+ *  -EINVAL (cb or loop NULL), -EOVERFLOW, -ENOMEM, -ESHUTDOWN (as for
+ *  vev_add_handle()).  Any thread; from
  *  callbacks too: a timer added during dispatch fires no earlier than the
  *  next iteration. */
 VEV_EXPORT int vev_add_timer(vev_loop *loop, int timeout_ms, vev_timer_cb cb,
