@@ -103,7 +103,7 @@ int main(int argc, char **argv)
 	virConnectDomainEventDeregisterAny(conn, cb);
 	virConnectClose(conn);
 	/* Runs the free callbacks libvirt's removals left pending, and
-	 * closes the binding's handles; libuv finishes closing them in the
+	 * closes the binding's handle; libuv finishes closing it in the
 	 * next run. */
 	vev_libuv_unbind();
 	uv_close((uv_handle_t *)&sigint, NULL);

@@ -22,7 +22,7 @@ static void create(void)
 static void destroy(void)
 {
 	uv_close((uv_handle_t *)&limit, NULL);
-	/* Lets libuv finish closing the binding's handles, then returns:
+	/* Lets libuv finish closing the binding's handle, then returns:
 	 * nothing else keeps the loop alive. */
 	CHECK_EQ(uv_run(&loop, UV_RUN_DEFAULT), 0);
 	CHECK_EQ(uv_loop_close(&loop), 0);

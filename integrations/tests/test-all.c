@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The three integrations' static archives in one program: each carries its
- * own engine under its own names, so they link, and each serves its own
- * host loop.  (A program registers only one table with libvirt; a program
- * may still use several host loops.) */
+ * own copy of the adapter under its own names, so they link, and each
+ * serves its own host loop.  (A program registers only one table with
+ * libvirt; a program may still use several host loops.) */
 #include <event2/event.h>
 #include <glib.h>
 #include <stdio.h>

@@ -310,8 +310,9 @@ static void regular_file_always_ready(void)
 	fclose(f);
 }
 
-/* A device epoll refuses (no poll method): always ready, as poll(2) says,
- * whether the host polls it or the engine does it for the host. */
+/* A device epoll refuses (no poll method): always ready, as poll(2) says;
+ * the loop behind the host reports it, since the host polls only the
+ * loop's descriptor. */
 static void unpollable_device_always_ready(void)
 {
 	struct reg w = { 0 };
@@ -387,7 +388,7 @@ static void first_wait_after_a_new_watch(void)
 
 /* A program may poll a descriptor libvirt watches too, with a handle of its
  * own: the host polls only the loop's descriptor, so even libuv, which
- * allows one poll handle per descriptor, delivers to both. */
+ * does not support two uv_poll_t on a descriptor, delivers to both. */
 static void descriptor_polled_by_the_program_too(void)
 {
 	int s[2];
@@ -421,7 +422,7 @@ static void many_descriptors(void)
 		test_pipe(p[i]);
 		watch(&w[i], p[i][0], VEV_READABLE);
 	}
-	/* Fewer ready at once than libevent collects per wait at first. */
+	/* Every eleventh one ready: the others' watches get nothing. */
 	for (int i = 0; i < NPIPES; i += 11)
 		test_write1(p[i][1]);
 	run_nowait(2);

@@ -35,7 +35,7 @@
  *    plus VIR_EVENT_HANDLE_ERROR and VIR_EVENT_HANDLE_HANGUP, always, also
  *    when it asks for nothing else.  Events 0 registers a watch that is not
  *    polled.  A descriptor closed while watched never makes the host spin
- *    and is reported as ERROR once (see vevent(3), "Descriptor hazards");
+ *    and is reported as ERROR once (see vev_add_handle(3));
  *    a new file that reuses the number is never reported to the old watch.
  *    Regular files are always ready, as poll(2) says.
  *  - Timers: 0 fires once per iteration and keeps the host from blocking;
@@ -96,8 +96,8 @@ VEV_EXPORT int vev_glib_bind(GMainContext *context,
  *   -EBUSY   called from one of the integration's callbacks or free
  *            callbacks (those unbind runs included), or while another
  *            thread runs an iteration of the integration.
- *  Any thread, not from a callback; no other thread may call the six
- *  functions meanwhile. */
+ *  Any thread (from another source's callback too), not from a callback
+ *  of the integration; no other thread may call the six functions meanwhile. */
 VEV_EXPORT int vev_glib_unbind(void);
 
 /** The vevent loop behind the binding, or NULL while not bound.  The native

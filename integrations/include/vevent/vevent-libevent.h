@@ -38,7 +38,7 @@
  *    plus VIR_EVENT_HANDLE_ERROR and VIR_EVENT_HANDLE_HANGUP, always, also
  *    when it asks for nothing else.  Events 0 registers a watch that is not
  *    polled.  A descriptor closed while watched never makes the host spin
- *    and is reported as ERROR once (see vevent(3), "Descriptor hazards");
+ *    and is reported as ERROR once (see vev_add_handle(3));
  *    a new file that reuses the number is never reported to the old watch.
  *    Regular files are always ready, as poll(2) says.
  *  - Timers: 0 fires once per iteration and keeps the host from blocking;
