@@ -114,8 +114,9 @@ enum {
 	                          * under epoll): always ready, as poll(2) says */
 };
 
-/* The per-registration memory budget (DESIGN.md: at most 64 bytes of loop
- * memory per idle watch or timer) rests on these sizes. */
+/* The per-registration memory budget (docs/design.md, "Performance
+ * targets": at most 64 bytes of loop memory per idle watch or timer) rests
+ * on these sizes. */
 _Static_assert(sizeof(struct vev_handle) == 40, "watch record grew");
 _Static_assert(sizeof(struct vev_timer) == 40, "timer record grew");
 _Static_assert(sizeof(struct vev_heap_entry) == 12, "heap entry grew");

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The compat layer's registration rules (DESIGN.md section 2, rules 10-12):
+/* The compat layer's registration rules (docs/design.md, "The contract",
+ * rules 10-12):
  * each test runs in a fresh process, since registration is process-wide. */
 #define TEST_HARNESS_MAIN
 #include "harness.h"

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* A private libvirtd for the tests (DESIGN.md section 5): root, a config
- * whose unix_sock_dir is a short temporary directory, TCP and TLS off, no
- * authentication on the UNIX sockets, the daemon's keepalive as asked,
- * LIBVIRT_DRIVER_DIR pointing at an empty directory so that no driver
- * module loads and only the test driver built into libvirt remains, HOME
- * and XDG_* inside the temporary directory, and an idle timeout as a last
- * resort.  See lvd.h. */
+/* A private libvirtd for the tests (docs/design.md, "Tests against real
+ * components"): root, a config whose unix_sock_dir is a short temporary
+ * directory, TCP and TLS off, no authentication on the UNIX sockets, the
+ * daemon's keepalive as asked, LIBVIRT_DRIVER_DIR pointing at an empty
+ * directory so that no driver module loads and only the test driver built into
+ * libvirt remains, HOME and XDG_* inside the temporary directory, and an idle
+ * timeout as a last resort.  See lvd.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -199,8 +199,9 @@ static void wait_for_socket(const char *sock)
 void lvd_fork(int interval, int count)
 {
 	if (geteuid() != 0) {
-		printf("SKIP: a private libvirtd runs as root (DESIGN.md "
-		       "section 5); this is uid %d\n", (int)geteuid());
+		printf("SKIP: a private libvirtd runs as root (docs/design.md, "
+		       "\"Tests against real components\"); this is uid %d\n",
+		       (int)geteuid());
 		fflush(NULL);
 		exit(SKIP);
 	}

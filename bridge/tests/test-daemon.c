@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* A client of a private libvirtd (DESIGN.md section 5; see lvd.h) whose
- * event loop is vevent's, run by the helper thread: events, keepalive in
- * both directions, and a clean end.  Each test starts its own daemon, whose
- * keepalive pings every second and gives up after 2 unanswered; the test
- * itself runs in a child process of the one that supervises the daemon. */
+/* A client of a private libvirtd (docs/design.md, "Tests against real
+ * components"; see lvd.h) whose event loop is vevent's, run by the helper
+ * thread: events, keepalive in both directions, and a clean end.  Each test
+ * starts its own daemon, whose keepalive pings every second and gives up after
+ * 2 unanswered; the test itself runs in a child process of the one that
+ * supervises the daemon. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
