@@ -272,6 +272,21 @@ static void fork_child_closes_inherited_fd(void)
 	finish(loop);
 }
 
+/* The child ran the checks of a test that lowers its descriptor limit: it
+ * exits 0 if they held, 77 where the limit cannot be lowered (valgrind, for
+ * one, refuses), anything else naming the check that failed. */
+static void wait_child(pid_t pid)
+{
+	int status;
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	CHECK(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77) {
+		printf("SKIP: RLIMIT_NOFILE cannot be lowered here\n");
+		exit(77);
+	}
+	CHECK_EQ(WEXITSTATUS(status), 0);
+}
+
 /* At the descriptor limit: creating a loop fails cleanly with -EMFILE, and
  * a loop created before keeps working, including adding watches. */
 static void descriptor_limit(void)
@@ -306,14 +321,7 @@ static void descriptor_limit(void)
 			_exit(13);
 		_exit(0);
 	}
-	int status;
-	CHECK_EQ(waitpid(pid, &status, 0), pid);
-	CHECK(WIFEXITED(status));
-	if (WEXITSTATUS(status) == 77) {
-		printf("SKIP: RLIMIT_NOFILE cannot be lowered here\n");
-		exit(77);
-	}
-	CHECK_EQ(WEXITSTATUS(status), 0);
+	wait_child(pid);
 }
 
 /* A forked child out of descriptors cannot give the loop kernel state of
@@ -355,14 +363,7 @@ static void fork_child_out_of_descriptors(void)
 			_exit(15);
 		_exit(0);
 	}
-	int status;
-	CHECK_EQ(waitpid(pid, &status, 0), pid);
-	CHECK(WIFEXITED(status));
-	if (WEXITSTATUS(status) == 77) {
-		printf("SKIP: RLIMIT_NOFILE cannot be lowered here\n");
-		exit(77);
-	}
-	CHECK_EQ(WEXITSTATUS(status), 0);
+	wait_child(pid);
 	finish(loop);
 	CHECK_EQ(t.freed, 1);
 }
