@@ -12,13 +12,21 @@
  *
  * The byte format is described in README.md beside this file; gen-corpus.py
  * writes inputs in it.  What is asserted is what the header and the man
- * pages document (DESIGN.md section 2), plus the kernel's documented
- * readiness of pipes and sockets, and nothing about the order of callbacks
- * within an iteration.
+ * pages document (docs/design.md, "The contract"), plus the kernel's
+ * documented readiness of pipes and sockets, and nothing about the order of
+ * callbacks within an iteration.
+ *
+ * In embedded mode the loop is also driven as a host loop would drive it:
+ * before every iteration, and after every operation, the descriptor of
+ * vev_loop_fd() is polled without waiting.  When it reads quiet, the model
+ * must agree that nothing is due (no ready watch, period-0 timer, pending
+ * free callback, unconsumed quit request or timer whose deadline certainly
+ * passed), and the iteration that follows must dispatch none of those.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -48,6 +56,10 @@
 #define SOCK_CAP 32   /* 1-byte writes pending on a socket end: still writable */
 #define BAD_FD (1 << 20)
 #define FD_SCAN 256   /* descriptors compared before and after each input */
+/* How long a timer's expiry may take to show on the descriptor once its
+ * deadline has passed (interrupt latency, a stalled CPU): only a descriptor
+ * this late is called stale. */
+#define EMBED_LATENCY_MS 100
 
 /* ---- failure reporting ---------------------------------------------------- */
 
@@ -147,6 +159,7 @@ struct rec {
 	/* timers */
 	int period;
 	int64_t armed_lb; /* no fire before armed_lb + period */
+	int64_t armed_ub; /* due by armed_ub + period at the latest */
 
 	/* the current iteration */
 	bool in_snap;     /* live when readiness was collected */
@@ -184,6 +197,14 @@ static struct {
 
 	/* totals, compared with the loop's counters */
 	uint64_t handle_calls, timer_calls, free_calls, iterations;
+
+	/* embedded mode */
+	bool embedded;
+	int efd;            /* vev_loop_fd() */
+	bool quiet_run;     /* this iteration follows a quiet poll */
+	uint64_t quiet_seq; /* removals numbered up to this one came before it */
+	bool quit_owed;     /* a vev_quit() the descriptor must still show */
+	int host_sleeps;
 } S;
 
 static bool fd_open_before[FD_SCAN];
@@ -194,6 +215,10 @@ static bool fd_open_before[FD_SCAN];
  * number was reused may see the new file's events, and while such a watch
  * exists no watch is required to fire. */
 static bool lenient_reuse;
+
+/* VEVENT_FUZZ_EMBED: "0" never embeds, another non-empty value always does
+ * (on a backend that can), unset or empty lets bit 3 of byte 0 decide. */
+static int force_embed = -1;
 
 static uint8_t in_u8(void)
 {
@@ -206,6 +231,16 @@ static struct rec *rec_of(void *opaque)
 	MUST(r >= S.recs && r < S.recs + S.nrecs, "callback opaque %p is "
 	     "not one of ours", opaque);
 	return r;
+}
+
+/* lenient_reuse, and a live watch whose number was reused: no watch is
+ * required to fire. */
+static bool reuse_tolerated(void)
+{
+	for (int i = 0; lenient_reuse && i < S.nrecs; i++)
+		if (S.recs[i].live && S.recs[i].reused)
+			return true;
+	return false;
 }
 
 static int live_count(bool timers)
@@ -351,6 +386,11 @@ static void handle_cb(int watch, int fd, int events, void *opaque)
 	     "iteration", watch);
 	MUST(!r->fired, "watch %d fired twice in one iteration", watch);
 	r->fired = true;
+	/* A descriptor closed under its watch is reported at most once, at
+	 * a time the model cannot tell; any other report was there to see. */
+	MUST(!S.quiet_run || r->snap_closed || reuse_tolerated(),
+	     "watch %d (ready 0x%x) fired in an iteration run after the "
+	     "embedding descriptor read quiet", watch, r->snap_bits);
 	if (r->snap_closed && r->reused && lenient_reuse) {
 		/* tolerated: see lenient_reuse */
 	} else if (r->snap_closed) {
@@ -397,17 +437,22 @@ static void timer_cb(int timer, void *opaque)
 	r->fired = true;
 	MUST(r->period >= 0, "disabled timer %d (period %d) fired", timer,
 	     r->period);
-	if (r->period == 0)
+	if (r->period == 0) {
 		MUST(r->snap_zero || r->touched, "timer %d fired in the "
 		     "iteration it became a 0 timer", timer);
-	else
+		MUST(!S.quiet_run || !r->snap_zero, "0 timer %d was armed "
+		     "while the embedding descriptor read quiet", timer);
+	} else {
 		MUST(now >= r->armed_lb + (int64_t)r->period * 1000000,
 		     "timer %d (period %d ms) fired %lld ns early", timer,
 		     r->period,
 		     (long long)(r->armed_lb + (int64_t)r->period * 1000000 -
 				 now));
-	/* Re-armed at dispatch, which is after the iteration began. */
+	}
+	/* Re-armed at dispatch, which is after the iteration began and
+	 * before this call. */
 	r->armed_lb = S.run_start_ns;
+	r->armed_ub = now;
 	S.depth++;
 	run_action(r, false);
 	S.depth--;
@@ -432,6 +477,9 @@ static void free_cb(void *opaque)
 	     r->is_timer ? "timer" : "watch", r->id);
 	MUST(r->ff_runs == 0, "free callback of %s %d ran twice",
 	     r->is_timer ? "timer" : "watch", r->id);
+	MUST(!S.in_run || !S.quiet_run || r->removal_seq > S.quiet_seq,
+	     "free callback of %s %d was due while the embedding descriptor "
+	     "read quiet", r->is_timer ? "timer" : "watch", r->id);
 	r->ff_runs++;
 	S.free_calls++;
 	if (S.in_drain)
@@ -638,6 +686,7 @@ static void op_add_timer(uint8_t a, uint8_t b, const struct action *act)
 	r->ff_null = ff_null;
 	r->period = period;
 	r->armed_lb = before;
+	r->armed_ub = now_ns();
 	note_mutation(NULL);
 }
 
@@ -670,6 +719,7 @@ static void op_update_timer(uint8_t a, uint8_t b, struct rec *self)
 		MUST(rc == 0, "update of live timer %d returned %d", id, rc);
 		r->period = period;
 		r->armed_lb = before;
+		r->armed_ub = now_ns();
 		note_mutation(r);
 	} else {
 		MUST(rc == -ENOENT, "update of unknown timer %d returned %d, "
@@ -791,12 +841,130 @@ static uint64_t stat_of(enum vev_stat which)
 	return v;
 }
 
+/* ---- embedded mode -------------------------------------------------------- */
+
+/* Whether a host polling the embedding descriptor would wake up within
+ * timeout_ms. */
+static bool embed_readable(int timeout_ms)
+{
+	struct pollfd p = { .fd = S.efd, .events = POLLIN };
+	int n;
+
+	do
+		n = poll(&p, 1, timeout_ms);
+	while (n < 0 && errno == EINTR);
+	MUST(n >= 0, "poll on the embedding descriptor: %s", strerror(errno));
+	MUST(n == 0 || p.revents == POLLIN, "embedding descriptor polled 0x%x",
+	     p.revents);
+	return n == 1;
+}
+
+/* The host's view between iterations: returns whether the descriptor reads
+ * quiet, after checking that the model has nothing due then.  Nothing runs
+ * between the poll and the checks but the clock, so only timers can become
+ * due in between, and a timer counts only if even the latest deadline it
+ * can have (armed_ub + period) passed before the poll. */
+static bool embed_check(void)
+{
+	int64_t t0 = now_ns();
+
+	if (embed_readable(0))
+		return false;
+	bool watches = !reuse_tolerated();
+	int64_t due = INT64_MAX, earliest = INT64_MAX;
+	int due_id = 0;
+	for (int i = 0; i < S.nrecs; i++) {
+		const struct rec *r = &S.recs[i];
+		const char *kind = r->is_timer ? "timer" : "watch";
+		MUST(!r->removed || r->ff_null || r->ff_runs,
+		     "free callback of %s %d is due, but the embedding "
+		     "descriptor reads quiet", kind, r->id);
+		if (!r->live)
+			continue;
+		if (r->is_timer) {
+			MUST(r->period != 0, "0 timer %d is armed, but the "
+			     "embedding descriptor reads quiet", r->id);
+			if (r->period <= 0)
+				continue;
+			int64_t d = r->armed_ub + (int64_t)r->period * 1000000;
+			if (d <= t0 && d < due) {
+				due = d;
+				due_id = r->id;
+			}
+			d = r->armed_lb + (int64_t)r->period * 1000000;
+			if (d < earliest)
+				earliest = d;
+		} else if (watches && S.chans[r->ch].open[r->end]) {
+			int bits = expected_bits(r) & (r->events | E | H);
+			MUST(bits == 0, "watch %d is ready (0x%x), but the "
+			     "embedding descriptor reads quiet", r->id, bits);
+		}
+	}
+	MUST(!S.quit_owed, "vev_quit() was called, but the embedding "
+	     "descriptor reads quiet");
+	/* Quiet, vev_loop_timeout() has only the timer heap to go by. */
+	int ms = vev_loop_timeout(S.loop);
+	MUST((ms == -1) == (earliest == INT64_MAX), "vev_loop_timeout() = %d "
+	     "with %s timer armed, and the embedding descriptor reads quiet",
+	     ms, earliest == INT64_MAX ? "no" : "a");
+	MUST(ms != 0 || earliest <= now_ns(), "vev_loop_timeout() = 0 before "
+	     "any timer can be due, and the descriptor reads quiet");
+	if (due == INT64_MAX)
+		return true;
+	/* The timerfd fires in an interrupt: give it its latency. */
+	int64_t left = due + EMBED_LATENCY_MS * 1000000LL - now_ns();
+	int wait_ms = left > 0 ? (int)(left / 1000000) + 1 : 0;
+	MUST(embed_readable(wait_ms), "timer %d was due %lld us before the "
+	     "poll, and the embedding descriptor stayed quiet %d ms more",
+	     due_id, (long long)(t0 - due) / 1000, wait_ms);
+	trace("embedding descriptor readable after timer %d came due", due_id);
+	return false;
+}
+
+/* A top-level run with bit 1 of b set, embedded: the host first sleeps in
+ * poll(2) with no timeout of its own until the descriptor is readable.  The
+ * first timer must wake it by its latest deadline (plus latency).  When
+ * nothing can come due that soon the host would sleep until some other
+ * source woke it, so the wait is skipped, as it is after the first
+ * HOST_SLEEPS of an input (to keep executions fast). */
+#define HOST_WAIT_MAX_MS 20
+#define HOST_SLEEPS 16
+
+static void embed_host_wait(void)
+{
+	int64_t soon = INT64_MAX;
+	int id = 0;
+
+	if (!embed_check())
+		return;
+	for (int i = 0; i < S.nrecs; i++) {
+		const struct rec *r = &S.recs[i];
+		int64_t d = r->armed_ub + (int64_t)r->period * 1000000;
+		if (r->live && r->is_timer && r->period > 0 && d < soon) {
+			soon = d;
+			id = r->id;
+		}
+	}
+	int64_t left = soon - now_ns();
+	if (left > HOST_WAIT_MAX_MS * 1000000LL || S.host_sleeps == HOST_SLEEPS)
+		return;
+	S.host_sleeps++;
+	left += EMBED_LATENCY_MS * 1000000LL;
+	int ms = left > 0 ? (int)(left / 1000000) + 1 : 0;
+	trace("host sleeps in poll for timer %d", id);
+	MUST(embed_readable(ms), "the host slept %d ms in poll, past the "
+	     "deadline of timer %d, and the embedding descriptor stayed "
+	     "quiet", ms, id);
+}
+
 static void check_state(bool exact_pending)
 {
 	int rc = vev_loop_verify(S.loop);
 	MUST(rc == 0, "vev_loop_verify() = %d: %s", rc, vev_last_error());
 	if (S.depth || S.in_ff)
 		return; /* counters move under our feet in a callback */
+	if (S.embedded && !S.in_run)
+		embed_check();
 	MUST(stat_of(VEV_STAT_HANDLES) == (uint64_t)live_count(false),
 	     "VEV_STAT_HANDLES %llu, model %d",
 	     (unsigned long long)stat_of(VEV_STAT_HANDLES), live_count(false));
@@ -850,6 +1018,8 @@ static void check_frees_due(unsigned run, uint64_t seq)
 
 static void do_run(bool via_vev_run)
 {
+	bool quiet = S.embedded && embed_check();
+
 	S.run_index++;
 	S.iterations++;
 	S.snap_taken = false;
@@ -860,18 +1030,26 @@ static void do_run(bool via_vev_run)
 		struct rec *r = &S.recs[i];
 		r->in_snap = r->fired = r->touched = false;
 	}
-	trace("run %u%s", S.run_index, via_vev_run ? " (quit + vev_run)" : "");
+	trace("run %u%s%s", S.run_index, via_vev_run ? " (quit + vev_run)" : "",
+	      quiet && !via_vev_run ? ", descriptor quiet" : "");
 	S.run_start_ns = now_ns();
+	/* The iteration consumes the wake-up of earlier vev_quit() calls. */
+	S.quit_owed = false;
 	int rc;
 	if (via_vev_run) {
 		MUST(vev_quit(S.loop) == 0, "vev_quit failed");
+		MUST(!S.embedded || embed_readable(0), "vev_quit() left the "
+		     "embedding descriptor quiet");
 		S.in_run = true;
 		rc = vev_run(S.loop);
 	} else {
+		S.quiet_run = quiet;
+		S.quiet_seq = S.removal_seq;
 		S.in_run = true;
 		rc = vev_run_once(S.loop, VEV_NO_WAIT);
 	}
 	S.in_run = false;
+	S.quiet_run = false;
 	if (via_vev_run)
 		MUST(rc == 0, "vev_run() after vev_quit() returned %d", rc);
 	else
@@ -879,26 +1057,32 @@ static void do_run(bool via_vev_run)
 		     "callbacks ran", rc, S.run_calls);
 	if (!S.snap_taken)
 		take_snapshot();
-	bool reuse_seen = false;
-	for (int i = 0; lenient_reuse && i < S.nrecs; i++)
-		reuse_seen |= S.recs[i].live && S.recs[i].reused;
-	if (!S.ff_mutated && !reuse_seen) {
+	if (!S.ff_mutated && !reuse_tolerated()) {
 		for (int i = 0; i < S.nrecs; i++) {
 			struct rec *r = &S.recs[i];
 			if (!r->in_snap || r->touched || r->fired)
 				continue;
-			if (r->is_timer)
-				MUST(!r->snap_zero, "0 timer %d did not fire in "
-				     "run %u", r->id, S.run_index);
+			if (r->is_timer) {
+				MUST(!r->snap_zero, "0 timer %d did not fire "
+				     "in run %u", r->id, S.run_index);
+				/* Due before the iteration read its clock. */
+				int64_t late = S.run_start_ns - r->armed_ub -
+					       (int64_t)r->period * 1000000;
+				MUST(r->period <= 0 || late < 0, "timer %d "
+				     "(period %d ms) was due %lld us before "
+				     "run %u and did not fire", r->id,
+				     r->period, (long long)late / 1000,
+				     S.run_index);
+				continue;
+			}
 			/* A descriptor closed during the dispatch, before the
 			 * watch's turn, may drop its pending report: its
 			 * number may already name another file. */
-			else
-				MUST(r->snap_closed || r->snap_bits == 0 ||
-				     !S.chans[r->ch].open[r->end],
-				     "watch %d (events 0x%x, ready 0x%x) did "
-				     "not fire in run %u", r->id, r->events,
-				     r->snap_bits, S.run_index);
+			MUST(r->snap_closed || r->snap_bits == 0 ||
+			     !S.chans[r->ch].open[r->end],
+			     "watch %d (events 0x%x, ready 0x%x) did not fire "
+			     "in run %u", r->id, r->events, r->snap_bits,
+			     S.run_index);
 		}
 	}
 	check_frees_due(S.run_index, 0);
@@ -1060,6 +1244,8 @@ static void exec_op(uint8_t op, uint8_t a, uint8_t b, struct rec *self,
 			MUST(rc == -EBUSY, "running the loop from its own "
 			     "callback returned %d, expected -EBUSY", rc);
 		} else {
+			if (S.embedded && (b & 2))
+				embed_host_wait();
 			for (int i = 0; i <= a % 3; i++)
 				do_run(false);
 		}
@@ -1078,6 +1264,10 @@ static void exec_op(uint8_t op, uint8_t a, uint8_t b, struct rec *self,
 		if (nested) {
 			trace("quit");
 			MUST(vev_quit(S.loop) == 0, "vev_quit failed");
+			/* (One from a free callback before the collection is
+			 * consumed by the iteration that runs it.) */
+			if (!S.in_ff)
+				S.quit_owed = true;
 		} else {
 			do_run(true);
 		}
@@ -1165,6 +1355,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		trace_live = getenv("VEVENT_FUZZ_TRACE") != NULL;
 		const char *l = getenv("VEVENT_FUZZ_LENIENT");
 		lenient_reuse = l && strstr(l, "reuse");
+		const char *e = getenv("VEVENT_FUZZ_EMBED");
+		if (e && *e)
+			force_embed = strcmp(e, "0") != 0;
 	}
 	if (size == 0)
 		return 0;
@@ -1182,7 +1375,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					   VEV_LOOP_EPOLL;
 	int rc = vev_loop_new(&S.loop, flags);
 	MUST(rc == 0, "vev_loop_new: %d", rc);
-	trace("loop (%s), ending %u", vev_loop_backend(S.loop), (cfg >> 1) & 3);
+	if (force_embed >= 0 ? force_embed : (cfg >> 3) & 1) {
+		S.efd = vev_loop_fd(S.loop);
+		S.embedded = S.efd >= 0;
+		if (strcmp(vev_loop_backend(S.loop), "poll") == 0)
+			MUST(S.efd == -ENOTSUP, "vev_loop_fd() on the poll "
+			     "backend returned %d, expected -ENOTSUP", S.efd);
+		else
+			MUST(S.efd >= 0, "vev_loop_fd() = %d: %s", S.efd,
+			     vev_last_error());
+	}
+	trace("loop (%s%s), ending %u", vev_loop_backend(S.loop),
+	      S.embedded ? ", embedded" : "", (cfg >> 1) & 3);
 
 	for (int steps = 0; S.in_pos < S.in_len && steps < MAX_STEPS; steps++) {
 		uint8_t op = in_u8(), a = in_u8(), b = in_u8();

@@ -24,8 +24,8 @@ SELF, FRESH, ZERO = 0xFF, 0xFE, 0xFD
 EVERY, FIRST, IN_FF = 1, 2, 3
 
 
-def cfg(poll=False, ending=0):
-    return [(1 if poll else 0) | (ending << 1)]
+def cfg(poll=False, ending=0, embed=False):
+    return [(1 if poll else 0) | (ending << 1) | (8 if embed else 0)]
 
 
 def op(code, a=0, b=0):
@@ -80,6 +80,13 @@ def close(chan, end=0):
 def run(n=1):
     assert 1 <= n <= 3
     return op(RUN, n - 1)
+
+
+def host_run(n=1):
+    """Embedded: the host sleeps in poll until the descriptor is readable,
+    then runs n iterations (elsewhere the same as run(n))."""
+    assert 1 <= n <= 3
+    return op(RUN, n - 1, 2)
 
 
 def drain():
@@ -196,6 +203,34 @@ SEEDS = {
 
 ENDINGS = {"end-free": 1, "end-drain": 2}
 
+# Scenarios for the embedded mode (byte 0 bit 3): the loop is driven through
+# vev_loop_fd() like a host loop would, on epoll (poll has no descriptor).
+EMBED_SEEDS = {
+    "host-sleeps-until-timers": add_t(P1MS) + add_t(P2MS) + host_run()
+    + host_run() + host_run(2) + upd_t(0, P2MS) + host_run() + upd_t(1, PHOUR)
+    + host_run() + upd_t(1, P1MS) + host_run(),
+    "timer-shortened": add_t(PHOUR) + add_t(P10MIN) + run() + upd_t(0, P1MS)
+    + host_run() + upd_t(1, PNEG) + upd_t(0, PMAX) + run() + upd_t(1, P2MS)
+    + host_run(),
+    "timer-callback-shortens-other": add_t(PHOUR)
+    + add_t(P1MS, where=FIRST, action=upd_t(0, P2MS)) + host_run()
+    + host_run() + host_run(),
+    "changes-between-iterations": new() + add_h(0, R) + run() + write(0)
+    + run() + read(0) + run() + add_t(P0) + run() + rm_t(0) + run()
+    + add_t(PNEG) + upd_t(1, P0) + run() + upd_h(0, 0) + write(0) + run()
+    + upd_h(0, R) + run() + close(0, 1) + run() + rm_h(0) + run(),
+    "callback-quits-then-host-polls": new()
+    + add_h(0, R, where=FIRST, action=quit_run()) + write(0) + run()
+    + read(0) + check() + run() + check() + quit_run() + run(),
+    "ff-at-end-removes-then-host-polls": add_t(P0, where=FIRST,
+                                               action=rm_t(1))
+    + add_t(PNEG, where=IN_FF, action=rm_t(2)) + add_t(PNEG) + run()
+    + check() + run() + check(),
+    "always-ready-and-closed": new(NULLDEV) + add_h(0, R) + run() + new()
+    + add_h(1, R, end=1) + add_h(1, W, end=1) + run() + close(1, 0) + run(2)
+    + close(1, 1) + run(2) + close(0) + run(2),
+}
+
 # Inputs that once showed a library bug; README.md in regress/ says which.
 REGRESS = {
     "reuse-before-first-iteration": (False, new() + add_h(0, R)
@@ -238,6 +273,12 @@ def write_all(out_dir):
                       "wb") as f:
                 f.write(data)
             n += 1
+    for i, (name, ops) in enumerate(sorted(EMBED_SEEDS.items())):
+        ending = i % 3
+        data = bytes(cfg(ending=ending, embed=True)) + bytes(ops)
+        with open(os.path.join(corpus, f"seed-embed-{name}.bin"), "wb") as f:
+            f.write(data)
+        n += 1
     for name, (poll, ops) in sorted(REGRESS.items()):
         with open(os.path.join(regress, f"regress-{name}.bin"), "wb") as f:
             f.write(bytes(cfg(poll=poll)) + bytes(ops))

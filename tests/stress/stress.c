@@ -8,6 +8,13 @@
  * Usage: stress MODE [SECONDS]
  *   MODE    thread   the loop runs in vev_loop_start_thread()'s helper
  *           runonce  the main thread runs vev_run_once() in a loop
+ *           embed    the main thread is a host loop: it blocks in poll(2)
+ *                    on vev_loop_fd() with no timeout and runs
+ *                    vev_run_once(VEV_NO_WAIT) whenever that is readable;
+ *                    another thread keeps the time, and at the end, with
+ *                    the workers stopped, makes changes one at a time that
+ *                    the sleeping host must see (a stale descriptor hangs
+ *                    it: each wait is bounded, and so is the whole run)
  *   SECONDS how long the workers run (default 5); the environment variable
  *           VEVENT_STRESS_SECONDS overrides it (long runs by hand).
  * The backend is VEVENT_BACKEND's.  Shared test state is only atomics, so
@@ -15,6 +22,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -65,6 +73,7 @@ struct reg {
 };
 
 static vev_loop *loop;
+static int64_t deadline_ms; /* when the workers stop */
 static atomic_bool stop_workers;
 static atomic_ulong loop_thread; /* pthread_self() of the loop thread */
 static atomic_bool loop_thread_known;
@@ -291,6 +300,8 @@ struct worker {
 	unsigned long long ops;
 };
 
+static struct worker workers[WORKERS];
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -372,7 +383,7 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-/* ---- main --------------------------------------------------------------- */
+/* ---- the end of the run ------------------------------------------------ */
 
 static int64_t now_ms(void)
 {
@@ -380,6 +391,228 @@ static int64_t now_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+/* Stop the workers, then remove what they left while the loop may still run
+ * callbacks that remove themselves: exactly one removal succeeds per
+ * registration.  on_loop: the caller is the loop thread. */
+static void stop_and_remove_all(bool on_loop)
+{
+	atomic_store(&stop_workers, true);
+	for (int i = 0; i < WORKERS; i++)
+		pthread_join(workers[i].thread, NULL);
+
+	for (int i = 0; i < WORKERS; i++) {
+		for (int s = 0; s < SLOTS; s++) {
+			struct reg *r = workers[i].slots[s];
+			if (!r || atomic_load(&r->removes_ok))
+				continue;
+			int id = atomic_load(&r->id);
+			atomic_fetch_add(&r->removes_tried, 1);
+			int rc = r->is_timer ? vev_remove_timer(loop, id) :
+					       vev_remove_handle(loop, id);
+			if (rc == 0) {
+				CHECK(atomic_fetch_add(&r->removes_ok, 1) == 0,
+				      "%d removed twice", id);
+				if (on_loop)
+					atomic_store(&r->removed_on_loop, true);
+			} else {
+				CHECK(rc == -ENOENT, "final remove %d: %d", id,
+				      rc);
+			}
+		}
+	}
+}
+
+/* ---- embed mode: a host loop and the thread that keeps the time --------- */
+
+#define PROBE_WAIT_MS 10000 /* for one change to show: a hang, really */
+#define PROBE_ROUNDS 3
+
+static int embed_fd;
+static atomic_bool host_in_poll; /* the host is (about to be) in poll(2) */
+static atomic_bool host_done;
+static int report[2]; /* probe callbacks write a byte here */
+
+/* A registration made by the time keeper to see the host react. */
+struct probe {
+	int fds[2];   /* a watch's pipe */
+	bool last;    /* its callback ends the host loop */
+	int id;       /* for the time keeper's own use */
+};
+
+static void probe_report(void)
+{
+	CHECK(write(report[1], "p", 1) == 1, "report: %s", strerror(errno));
+}
+
+/* (The id comes from the loop: the adding thread may not have stored it
+ * yet.) */
+static void probe_fired(struct probe *p, int id, bool timer)
+{
+	on_loop_thread("probe", false);
+	atomic_fetch_add(&n_callbacks, 1);
+	int rc = timer ? vev_remove_timer(loop, id) :
+			 vev_remove_handle(loop, id);
+	CHECK(rc == 0, "probe %d removing itself: %d", id, rc);
+	if (p->last)
+		atomic_store(&host_done, true);
+	probe_report();
+}
+
+static void probe_timer_cb(int timer, void *opaque)
+{
+	probe_fired(opaque, timer, true);
+}
+
+static void probe_handle_cb(int watch, int fd, int events, void *opaque)
+{
+	char c;
+	CHECK(read(fd, &c, 1) == 1, "probe watch %d (events 0x%x): read: %s",
+	      watch, events, strerror(errno));
+	probe_fired(opaque, watch, false);
+}
+
+static void probe_free_cb(void *opaque)
+{
+	struct probe *p = opaque;
+
+	on_loop_thread("probe free callback", true);
+	if (p->fds[0] >= 0) {
+		close(p->fds[0]);
+		close(p->fds[1]);
+	}
+	atomic_fetch_add(&n_frees, 1);
+	probe_report();
+}
+
+/* Wait for n reports of the host having run a probe's callback or free
+ * callback. */
+static void await_reports(const char *what, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct pollfd p = { .fd = report[0], .events = POLLIN };
+		int rc;
+		do
+			rc = poll(&p, 1, PROBE_WAIT_MS);
+		while (rc < 0 && errno == EINTR);
+		CHECK(rc == 1, "the host, asleep in poll(2) on vev_loop_fd(), "
+		      "did not see %s within %d ms: stale descriptor",
+		      what, PROBE_WAIT_MS);
+		char c;
+		CHECK(read(report[0], &c, 1) == 1, "report: %s",
+		      strerror(errno));
+	}
+}
+
+/* Wait until the host has gone back to poll(2), so that the next change is
+ * made while it sleeps, with no other reason to wake up (everything else is
+ * removed).  Bounded by the watchdog. */
+static void when_host_sleeps(void)
+{
+	while (!atomic_load(&host_in_poll))
+		sched_yield();
+}
+
+static struct probe *new_probe(void)
+{
+	struct probe *p = calloc(1, sizeof(*p));
+	CHECK(p, "out of memory");
+	p->fds[0] = p->fds[1] = -1;
+	atomic_fetch_add(&n_regs, 1);
+	return p;
+}
+
+static void add_probe_timer(struct probe *p, int period)
+{
+	int id = vev_add_timer(loop, period, probe_timer_cb, p, probe_free_cb);
+	CHECK(id > 0, "probe timer: %d (%s)", id, vev_last_error());
+	p->id = id;
+}
+
+static void probe_round(void)
+{
+	struct probe *p[5];
+	for (int i = 0; i < 5; i++)
+		p[i] = new_probe();
+
+	when_host_sleeps();
+	add_probe_timer(p[0], 0);
+	await_reports("a 0 ms timer added by another thread", 2);
+
+	when_host_sleeps();
+	add_probe_timer(p[1], 1);
+	await_reports("a 1 ms timer added by another thread", 2);
+
+	add_probe_timer(p[2], -1);
+	when_host_sleeps();
+	CHECK(vev_update_timer(loop, p[2]->id, 0) == 0,
+	      "update probe: %s", vev_last_error());
+	await_reports("a disabled timer updated to 0 ms by another thread", 2);
+
+	add_probe_timer(p[3], 3600000);
+	when_host_sleeps();
+	CHECK(vev_remove_timer(loop, p[3]->id) == 0,
+	      "remove probe: %s", vev_last_error());
+	await_reports("a timer removed by another thread (free callback)", 1);
+
+	CHECK(pipe2(p[4]->fds, O_NONBLOCK | O_CLOEXEC) == 0, "pipe2: %s",
+	      strerror(errno));
+	int id = vev_add_handle(loop, p[4]->fds[0], VEV_READABLE,
+				probe_handle_cb, p[4], probe_free_cb);
+	CHECK(id > 0, "probe watch: %d (%s)", id, vev_last_error());
+	when_host_sleeps();
+	CHECK(write(p[4]->fds[1], "x", 1) == 1, "write: %s", strerror(errno));
+	await_reports("a watched pipe becoming readable", 2);
+
+	for (int i = 0; i < 5; i++)
+		free(p[i]); /* every free callback has reported */
+}
+
+static void *time_keeper(void *arg)
+{
+	while (now_ms() < deadline_ms)
+		usleep(20000); /* the test's duration, nothing to wait on */
+	stop_and_remove_all(false);
+	for (int i = 0; i < PROBE_ROUNDS; i++)
+		probe_round();
+	/* The end of the host loop is a change the host must see, too. */
+	struct probe *p = new_probe();
+	p->last = true;
+	when_host_sleeps();
+	add_probe_timer(p, 0);
+	await_reports("the last 0 ms timer, added by another thread", 2);
+	free(p);
+	return arg;
+}
+
+static void host_loop(void)
+{
+	struct pollfd p = { .fd = embed_fd, .events = POLLIN };
+
+	while (!atomic_load(&host_done)) {
+		int n;
+		atomic_store(&host_in_poll, true);
+		do
+			n = poll(&p, 1, -1);
+		while (n < 0 && errno == EINTR);
+		atomic_store(&host_in_poll, false);
+		CHECK(n == 1 && p.revents == POLLIN, "host poll: %d, revents "
+		      "0x%x (%s)", n, p.revents, strerror(errno));
+		int rc = vev_run_once(loop, VEV_NO_WAIT);
+		CHECK(rc >= 0, "vev_run_once: %d (%s)", rc, vev_last_error());
+	}
+}
+
+static void on_watchdog(int sig)
+{
+	static const char msg[] = "stress: still running at the watchdog's "
+				  "deadline (a host asleep on a stale "
+				  "descriptor?)\nFAILED (stress)\n";
+	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	abort();
+}
+
+/* ---- main --------------------------------------------------------------- */
 
 static uint64_t stat_of(enum vev_stat which)
 {
@@ -396,17 +629,19 @@ static void scan_fds(bool *open_now)
 
 int main(int argc, char **argv)
 {
-	static struct worker workers[WORKERS];
 	static bool fds_before[FD_SCAN], fds_after[FD_SCAN];
-	bool thread_mode;
+	bool thread_mode, embed_mode;
 	double seconds = 5;
 
 	if (argc < 2 || (strcmp(argv[1], "thread") != 0 &&
-			 strcmp(argv[1], "runonce") != 0)) {
-		fprintf(stderr, "usage: %s thread|runonce [SECONDS]\n", argv[0]);
+			 strcmp(argv[1], "runonce") != 0 &&
+			 strcmp(argv[1], "embed") != 0)) {
+		fprintf(stderr, "usage: %s thread|runonce|embed [SECONDS]\n",
+			argv[0]);
 		return 2;
 	}
 	thread_mode = strcmp(argv[1], "thread") == 0;
+	embed_mode = strcmp(argv[1], "embed") == 0;
 	if (argc > 2)
 		seconds = atof(argv[2]);
 	const char *env = getenv("VEVENT_STRESS_SECONDS");
@@ -425,9 +660,18 @@ int main(int argc, char **argv)
 		atomic_store(&loop_thread, self_id());
 		atomic_store(&loop_thread_known, true);
 	}
+	if (embed_mode) {
+		embed_fd = vev_loop_fd(loop);
+		CHECK(embed_fd >= 0, "vev_loop_fd: %s", vev_last_error());
+		CHECK(pipe2(report, O_CLOEXEC) == 0, "pipe2: %s",
+		      strerror(errno));
+		/* Before the harness's own timeout, with a message. */
+		signal(SIGALRM, on_watchdog);
+		alarm((unsigned)(3 * seconds) + 40);
+	}
 
 	int64_t start = now_ms();
-	int64_t deadline = start + (int64_t)(seconds * 1000);
+	deadline_ms = start + (int64_t)(seconds * 1000);
 	for (int i = 0; i < WORKERS; i++) {
 		workers[i].seed = 0x12345u * (unsigned)(i + 1) ^
 				  (unsigned)time(NULL);
@@ -435,47 +679,31 @@ int main(int argc, char **argv)
 				     &workers[i]) == 0, "pthread_create");
 	}
 	if (thread_mode) {
-		while (now_ms() < deadline)
+		while (now_ms() < deadline_ms)
 			usleep(20000); /* the test's duration, nothing to wait on */
+		stop_and_remove_all(false);
+		atomic_store(&loop_stopped, true);
+		CHECK(vev_loop_stop_thread(loop) == 0, "stop_thread: %s",
+		      vev_last_error());
+	} else if (embed_mode) {
+		pthread_t keeper;
+		CHECK(pthread_create(&keeper, NULL, time_keeper, NULL) == 0,
+		      "pthread_create");
+		host_loop();
+		pthread_join(keeper, NULL);
+		alarm(0);
+		CHECK(vev_run_once(loop, VEV_NO_WAIT) >= 0, "last run: %s",
+		      vev_last_error());
+		close(report[0]);
+		close(report[1]);
 	} else {
-		while (now_ms() < deadline) {
+		while (now_ms() < deadline_ms) {
 			int rc = vev_run_once(loop, 10);
 			CHECK(rc >= 0, "vev_run_once: %d (%s)", rc,
 			      vev_last_error());
 		}
-	}
-	atomic_store(&stop_workers, true);
-	for (int i = 0; i < WORKERS; i++)
-		pthread_join(workers[i].thread, NULL);
-
-	/* Remove what is left while the loop may still run callbacks that
-	 * remove themselves: exactly one removal succeeds per registration. */
-	for (int i = 0; i < WORKERS; i++) {
-		for (int s = 0; s < SLOTS; s++) {
-			struct reg *r = workers[i].slots[s];
-			if (!r || atomic_load(&r->removes_ok))
-				continue;
-			int id = atomic_load(&r->id);
-			atomic_fetch_add(&r->removes_tried, 1);
-			int rc = r->is_timer ? vev_remove_timer(loop, id) :
-					       vev_remove_handle(loop, id);
-			if (rc == 0) {
-				CHECK(atomic_fetch_add(&r->removes_ok, 1) == 0,
-				      "%d removed twice", id);
-				/* Here the main thread is the loop thread. */
-				if (!thread_mode)
-					atomic_store(&r->removed_on_loop, true);
-			} else {
-				CHECK(rc == -ENOENT, "final remove %d: %d", id,
-				      rc);
-			}
-		}
-	}
-	if (thread_mode) {
-		atomic_store(&loop_stopped, true);
-		CHECK(vev_loop_stop_thread(loop) == 0, "stop_thread: %s",
-		      vev_last_error());
-	} else {
+		/* Here the main thread is the loop thread. */
+		stop_and_remove_all(true);
 		CHECK(vev_run_once(loop, VEV_NO_WAIT) >= 0, "last run: %s",
 		      vev_last_error());
 	}
