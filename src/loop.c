@@ -535,6 +535,12 @@ int vev_loop_stop_thread(vev_loop *loop)
 	vev__unlock(&loop->lock);
 
 	pthread_join(thread, NULL);
+	/* The request made above is this call's own; if the thread had ended
+	 * already (on an earlier vev_quit()), nothing consumed it, and it
+	 * would keep every later iteration from waiting. */
+	vev__lock(&loop->lock);
+	loop->quit = false;
+	vev__unlock(&loop->lock);
 	int rc = vev_loop_drain(loop);
 	return rc < 0 ? rc : 0;
 }

@@ -286,6 +286,29 @@ static void helper_thread_start_stop(void)
 	CHECK_EQ(frees, 2);
 }
 
+/* Stopping a helper thread that a vev_quit() already ended leaves no quit
+ * request behind: later iterations wait as usual. */
+static void stop_after_quit_leaves_no_request(void)
+{
+	vev_loop *loop = new_loop();
+	CHECK_EQ(vev_loop_start_thread(loop), 0);
+	CHECK_EQ(vev_quit(loop), 0);
+	/* The thread consumes the request and ends; wait for that. */
+	for (;;) {
+		vev__lock(&loop->lock);
+		bool ended = !loop->running && !loop->quit;
+		vev__unlock(&loop->lock);
+		if (ended)
+			break;
+		sched_yield();
+	}
+	CHECK_EQ(vev_loop_stop_thread(loop), 0);
+	int64_t t0 = test_now_ms();
+	CHECK_EQ(vev_run_once(loop, 100), 0);
+	CHECK(test_now_ms() - t0 >= 90);
+	free_loop(loop);
+}
+
 static sigset_t helper_mask;
 static atomic_bool mask_read;
 
@@ -659,6 +682,8 @@ const struct test tests[] = {
 	{ "helper_thread_start_stop", helper_thread_start_stop },
 	{ "helper_thread_cannot_stop_itself", helper_thread_cannot_stop_itself },
 	{ "helper_thread_blocks_signals", helper_thread_blocks_signals },
+	{ "stop_after_quit_leaves_no_request",
+	  stop_after_quit_leaves_no_request },
 	{ "drain_runs_pending_free_callbacks", drain_runs_pending_free_callbacks },
 	{ "free_calls_every_free_callback", free_calls_every_free_callback },
 	{ "statistics_count", statistics_count },
