@@ -164,6 +164,10 @@ struct vev_loop {
 	unsigned long fork_gen; /* vev__fork_generation when the kernel state
 	                         * was made; differs in a forked child */
 	bool thread_active;
+	/* Called by the helper thread around its vev_run() (may be NULL). */
+	void (*thread_enter)(void *arg);
+	void (*thread_leave)(void *arg);
+	void *thread_arg;
 	pthread_t runner;  /* valid while running */
 	pthread_t thread;  /* the helper thread, valid while thread_active */
 

@@ -481,11 +481,22 @@ int vev_loop_drain(vev_loop *loop)
 
 static void *thread_main(void *arg)
 {
-	vev_run(arg);
+	struct vev_loop *loop = arg;
+	/* Set before the thread was created and not changed while it runs. */
+	void (*enter)(void *) = loop->thread_enter, (*leave)(void *) =
+							    loop->thread_leave;
+	void *hook_arg = loop->thread_arg;
+
+	if (enter)
+		enter(hook_arg);
+	vev_run(loop);
+	if (leave)
+		leave(hook_arg);
 	return NULL;
 }
 
-int vev_loop_start_thread(vev_loop *loop)
+int vev_loop_start_thread_hooks(vev_loop *loop, void (*enter)(void *arg),
+				void (*leave)(void *arg), void *arg)
 {
 	if (!loop)
 		return vev__error(EINVAL, "vev_loop_start_thread: loop is NULL");
@@ -496,6 +507,9 @@ int vev_loop_start_thread(vev_loop *loop)
 				  "already has a running thread");
 	}
 	loop->quit = false;
+	loop->thread_enter = enter;
+	loop->thread_leave = leave;
+	loop->thread_arg = arg;
 	/* The thread is the library's, not the program's: it must not run
 	 * the program's signal handlers nor take a signal that a thread of
 	 * the program waits for with sigwait().  It inherits this mask. */
@@ -511,6 +525,11 @@ int vev_loop_start_thread(vev_loop *loop)
 		return vev__error(EAGAIN, "vev_loop_start_thread: %s",
 				  strerror(rc));
 	return 0;
+}
+
+int vev_loop_start_thread(vev_loop *loop)
+{
+	return vev_loop_start_thread_hooks(loop, NULL, NULL, NULL);
 }
 
 int vev_loop_stop_thread(vev_loop *loop)

@@ -286,6 +286,65 @@ static void helper_thread_start_stop(void)
 	CHECK_EQ(frees, 2);
 }
 
+/* The hooks run on the helper thread, once each, around everything it
+ * dispatches. */
+struct hook_log {
+	pthread_t enter_thread, leave_thread;
+	atomic_int enters, leaves, calls_at_enter, calls_at_leave;
+};
+
+static void hook_enter(void *arg)
+{
+	struct hook_log *h = arg;
+	h->enter_thread = pthread_self();
+	atomic_store(&h->calls_at_enter, atomic_load(&calls));
+	atomic_fetch_add(&h->enters, 1);
+}
+
+static void hook_leave(void *arg)
+{
+	struct hook_log *h = arg;
+	h->leave_thread = pthread_self();
+	atomic_store(&h->calls_at_leave, atomic_load(&calls));
+	atomic_fetch_add(&h->leaves, 1);
+}
+
+static pthread_t timer_thread;
+static void note_thread(int timer, void *opaque)
+{
+	timer_thread = pthread_self();
+	atomic_fetch_add(&calls, 1);
+	vev_remove_timer(opaque, timer);
+}
+
+static void helper_thread_hooks(void)
+{
+	static struct hook_log h;
+	vev_loop *loop = new_loop();
+	CHECK_EQ(vev_loop_start_thread_hooks(NULL, hook_enter, hook_leave, &h),
+		 -EINVAL);
+	vev_add_timer(loop, 0, note_thread, loop, count_free);
+	CHECK_EQ(vev_loop_start_thread_hooks(loop, hook_enter, hook_leave, &h),
+		 0);
+	CHECK_EQ(vev_loop_start_thread_hooks(loop, hook_enter, hook_leave, &h),
+		 -EBUSY);
+	while (atomic_load(&calls) == 0)
+		sched_yield();
+	CHECK_EQ(vev_loop_stop_thread(loop), 0);
+	CHECK_EQ(h.enters, 1);
+	CHECK_EQ(h.leaves, 1);
+	CHECK_EQ(h.calls_at_enter, 0);
+	CHECK_EQ(h.calls_at_leave, 1);
+	CHECK(pthread_equal(h.enter_thread, timer_thread));
+	CHECK(pthread_equal(h.leave_thread, timer_thread));
+	/* Plain vev_loop_start_thread() afterwards calls no hook. */
+	CHECK_EQ(vev_loop_start_thread(loop), 0);
+	CHECK_EQ(vev_loop_stop_thread(loop), 0);
+	CHECK_EQ(h.enters + h.leaves, 2);
+	free_loop(loop);
+	CHECK_EQ(frees, 1);
+}
+
 /* Stopping a helper thread that a vev_quit() already ended leaves no quit
  * request behind: later iterations wait as usual. */
 static void stop_after_quit_leaves_no_request(void)
@@ -682,6 +741,7 @@ const struct test tests[] = {
 	{ "helper_thread_start_stop", helper_thread_start_stop },
 	{ "helper_thread_cannot_stop_itself", helper_thread_cannot_stop_itself },
 	{ "helper_thread_blocks_signals", helper_thread_blocks_signals },
+	{ "helper_thread_hooks", helper_thread_hooks },
 	{ "stop_after_quit_leaves_no_request",
 	  stop_after_quit_leaves_no_request },
 	{ "drain_runs_pending_free_callbacks", drain_runs_pending_free_callbacks },

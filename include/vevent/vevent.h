@@ -217,6 +217,17 @@ VEV_EXPORT int vev_quit(vev_loop *loop);
  *  callback. */
 VEV_EXPORT int vev_loop_start_thread(vev_loop *loop);
 
+/** vev_loop_start_thread(), with two functions the helper thread calls on
+ *  itself: enter(arg) before it starts running the loop, leave(arg) after
+ *  it stopped (on vev_quit() or vev_loop_stop_thread()), before it ends.
+ *  Either may be NULL.  For a language runtime that must register a thread
+ *  once rather than at every callback (Python's thread state, a JVM
+ *  attach).  Same returns as vev_loop_start_thread(); the hooks are not
+ *  called if it fails.  Any thread; not from a callback. */
+VEV_EXPORT int vev_loop_start_thread_hooks(vev_loop *loop,
+					   void (*enter)(void *arg),
+					   void (*leave)(void *arg), void *arg);
+
 /** Stop the helper thread: quit, wait for it to end, then run the pending
  *  free callbacks on the calling thread.  Returns 0, or -ESRCH (no helper
  *  thread), -EDEADLK (called on the helper thread itself, i.e. from a

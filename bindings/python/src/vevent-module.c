@@ -54,6 +54,10 @@ struct loop_object {
 	int quit_posted;          /* ... and called vev_quit() to wake it */
 	PyObject *pending_exc;    /* a callback's BaseException for run() */
 	PyObject *weakreflist;
+	/* The helper thread's own Python thread state, made once when it
+	 * starts and kept until it ends (touched only by that thread). */
+	PyGILState_STATE helper_gil;
+	PyThreadState *helper_ts;
 };
 
 static PyTypeObject loop_type;
@@ -674,6 +678,24 @@ static PyObject *loop_quit(loop_object *self, PyObject *unused)
 	Py_RETURN_NONE;
 }
 
+/* Without a thread state of its own, every callback on the helper thread
+ * would make one in PyGILState_Ensure() and destroy it in
+ * PyGILState_Release() (an mmap and a munmap per libvirt event): the thread
+ * keeps one, detached from the GIL while it waits. */
+static void helper_enter(void *arg)
+{
+	loop_object *self = arg;
+	self->helper_gil = PyGILState_Ensure();
+	self->helper_ts = PyEval_SaveThread();
+}
+
+static void helper_leave(void *arg)
+{
+	loop_object *self = arg;
+	PyEval_RestoreThread(self->helper_ts);
+	PyGILState_Release(self->helper_gil);
+}
+
 static PyObject *loop_start_thread(loop_object *self, PyObject *unused)
 {
 	if (check_open(self) < 0)
@@ -681,7 +703,10 @@ static PyObject *loop_start_thread(loop_object *self, PyObject *unused)
 	if (self->run_thread)
 		return set_error(EBUSY, "start_thread: the loop is being run "
 					"by run() or run_once()");
-	int rc = vev_loop_start_thread(self->loop);
+	/* The thread takes the GIL to make its thread state: not while this
+	 * thread holds it and waits, which it never does here. */
+	int rc = vev_loop_start_thread_hooks(self->loop, helper_enter,
+					     helper_leave, self);
 	if (rc < 0)
 		return vev_error(rc);
 	/* The running thread keeps the loop alive until stop_thread(). */

@@ -188,6 +188,30 @@ def test_helper_thread_runs_callbacks_with_the_gil():
     loop.close()
 
 
+def test_helper_thread_keeps_one_python_thread_state():
+    # The helper thread gets its Python thread state once, not per callback:
+    # thread-local data survives from one callback to the next (a fresh
+    # state per callback would also cost an mmap and a munmap each).
+    loop = vevent.Loop()
+    local = threading.local()
+    seen = []
+    done = threading.Event()
+
+    def on_timer(timer, opaque):
+        seen.append(getattr(local, "count", 0))
+        local.count = getattr(local, "count", 0) + 1
+        if len(seen) == 3:
+            loop.remove_timeout(timer)
+            done.set()
+
+    loop.start_thread()
+    loop.add_timeout(1, on_timer)
+    assert done.wait(10)
+    loop.stop_thread()
+    assert seen == [0, 1, 2]
+    loop.close()
+
+
 def test_stop_thread_from_its_callback_is_refused(unraisable):
     loop = vevent.Loop()
     result = []
