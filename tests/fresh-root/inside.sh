@@ -118,6 +118,15 @@ perl_check() {
 	grep -q ' from /usr/local/' /root/try/use-vevent.out
 }
 
+# The Python package that "Install and link" installed, from outside the
+# tree, with Debian's interpreter: one timer callback through vevent.Loop,
+# and the libvirt half importable.
+python_check() {
+	(cd / && timeout 60 /usr/bin/python3 "$steps/use-vevent.py") >/root/try/use-vevent-py.out || return 1
+	cat /root/try/use-vevent-py.out
+	grep -q ' from /usr/local/' /root/try/use-vevent-py.out
+}
+
 if [ "${2:-}" = --do ]; then
 	shift 2
 	"$@"
@@ -134,6 +143,16 @@ require VEvent::Libvirt;
 print "VEvent $VEvent::VERSION from $INC{'VEvent.pm'}: ok\n";
 EOF
 
+cat >"$steps/use-vevent.py" <<'EOF'
+import vevent, vevent.libvirt
+fired = []
+with vevent.Loop() as loop:
+    loop.add_timeout(0, lambda timer, opaque: fired.append(timer))
+    loop.run_once()
+assert fired == [1], fired
+print("vevent %s from %s: ok" % (vevent.__version__, vevent.__file__))
+EOF
+
 step quick-start 1200 type_lines "$tree" "$steps/quick-start.sh"
 step private-prefix 900 private_prefix
 step install 900 type_lines "$tree" "$steps/install.sh"
@@ -143,3 +162,4 @@ done
 step vevent-monitor-on-path 180 monitor_on_path
 step perl-install 900 type_lines "$tree" "$steps/perl-install.sh"
 step perl-use-vevent 120 perl_check
+step python-import-vevent 120 python_check
