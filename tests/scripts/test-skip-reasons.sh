@@ -33,7 +33,10 @@ head -n 1 "$tmp/testlog.json" >"$tmp/none.json"
 /usr/bin/python3 "$src/scripts/skip-reasons" "$tmp/none.json" >"$tmp/out"
 [ ! -s "$tmp/out" ] || fail "reports skips where there are none: $(cat "$tmp/out")"
 
-# scripts/run-tests shows the report.
-grep -q 'scripts/skip-reasons "$dir/meson-logs/testlog.json"' "$src/scripts/run-tests" ||
+# scripts/run-tests shows the report, from the log meson wrote: under a
+# wrapper (--valgrind) meson names it testlog-valgrind.json.
+grep -q 'scripts/skip-reasons "$testlog"' "$src/scripts/run-tests" ||
 	fail "scripts/run-tests does not show the skip reasons"
+grep -q 'testlog=$dir/meson-logs/testlog${test_args:+-valgrind}.json' "$src/scripts/run-tests" ||
+	fail "scripts/run-tests does not read the valgrind run's log"
 echo ok
