@@ -725,28 +725,10 @@ static PyObject *loop_start_thread(loop_object *self, PyObject *unused)
 	Py_RETURN_NONE;
 }
 
-static PyObject *loop_stop_thread(loop_object *self, PyObject *unused)
-{
-	int rc;
-	if (check_open(self) < 0)
-		return NULL;
-	vev_loop *loop = self->loop;
-	self->users++;
-	Py_BEGIN_ALLOW_THREADS
-	rc = vev_loop_stop_thread(loop);
-	Py_END_ALLOW_THREADS
-	self->users--;
-	if (rc < 0)
-		return vev_error(rc);
-	if (self->helper) {
-		self->helper = 0;
-		if (PySet_Discard(helper_loops, (PyObject *)self) < 0)
-			return NULL;
-	}
-	Py_RETURN_NONE;
-}
-
-static PyObject *drain_or_clear(loop_object *self, int (*fn)(vev_loop *))
+/* fn(loop) with the GIL released (it may run free callbacks, which take
+ * it, or wait for the helper thread, which needs it to end): its count as
+ * an int object, or NULL with vevent's error. */
+static PyObject *call_released(loop_object *self, int (*fn)(vev_loop *))
 {
 	int rc;
 	if (check_open(self) < 0)
@@ -762,14 +744,28 @@ static PyObject *drain_or_clear(loop_object *self, int (*fn)(vev_loop *))
 	return PyLong_FromLong(rc);
 }
 
+static PyObject *loop_stop_thread(loop_object *self, PyObject *unused)
+{
+	PyObject *rc = call_released(self, vev_loop_stop_thread);
+	if (!rc)
+		return NULL;
+	Py_DECREF(rc);
+	if (self->helper) {
+		self->helper = 0;
+		if (PySet_Discard(helper_loops, (PyObject *)self) < 0)
+			return NULL;
+	}
+	Py_RETURN_NONE;
+}
+
 static PyObject *loop_drain(loop_object *self, PyObject *unused)
 {
-	return drain_or_clear(self, vev_loop_drain);
+	return call_released(self, vev_loop_drain);
 }
 
 static PyObject *loop_clear_method(loop_object *self, PyObject *unused)
 {
-	return drain_or_clear(self, vev_loop_clear);
+	return call_released(self, vev_loop_clear);
 }
 
 /* The embedding host's call: one iteration that never blocks.  Returns
